@@ -1,0 +1,248 @@
+//! Scheduled callbacks and the handles that cancel them.
+//!
+//! A callback lives in one allocation together with its state, shared by the
+//! queue that will run it and the [`Handle`] returned to the user, so
+//! `call_soon` costs one allocation, as a boxed closure would. Callbacks
+//! scheduled on the loop thread use `Rc`/`Cell`; callbacks posted from other
+//! threads use `Arc`/atomics.
+
+use std::cell::Cell;
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::clock::{nanos_to_secs, Nanos};
+
+const CANCELLED: u8 = 1;
+const DONE: u8 = 2;
+/// The entry sits in the timer heap (cancelling it counts towards compaction).
+const IN_HEAP: u8 = 4;
+
+/// What the loop knows of a scheduled callback.
+pub(crate) trait Entry {
+    /// Runs the callback unless it was cancelled; returns whether it ran.
+    /// The closure is taken out first: an entry can never run twice.
+    fn run(&self) -> bool;
+    /// Marks the entry cancelled and drops its closure. Returns the state
+    /// before, so the caller knows whether it was still in the timer heap.
+    fn cancel(&self) -> u8;
+    fn state(&self) -> u8;
+    /// Sets or clears the in-heap flag; returns the state before.
+    fn set_in_heap(&self, yes: bool) -> u8;
+    /// The callback's type, for logs and the exception handler.
+    fn describe(&self) -> &'static str;
+    /// Where the callback was scheduled.
+    fn location(&self) -> &'static Location<'static>;
+}
+
+pub(crate) fn is_cancelled(state: u8) -> bool {
+    state & CANCELLED != 0
+}
+
+pub(crate) fn is_in_heap(state: u8) -> bool {
+    state & IN_HEAP != 0
+}
+
+/// A callback scheduled on the loop thread.
+pub(crate) struct LocalEntry<F> {
+    state: Cell<u8>,
+    f: Cell<Option<F>>,
+    at: &'static Location<'static>,
+}
+
+impl<F: FnOnce() + 'static> LocalEntry<F> {
+    pub(crate) fn new(f: F, at: &'static Location<'static>) -> Rc<Self> {
+        Rc::new(Self {
+            state: Cell::new(0),
+            f: Cell::new(Some(f)),
+            at,
+        })
+    }
+}
+
+impl<F: FnOnce() + 'static> Entry for LocalEntry<F> {
+    #[inline]
+    fn run(&self) -> bool {
+        match self.f.take() {
+            Some(f) => {
+                self.state.set(self.state.get() | DONE);
+                f();
+                true
+            }
+            None => false,
+        }
+    }
+    fn cancel(&self) -> u8 {
+        let before = self.state.get();
+        self.state.set(before | CANCELLED);
+        drop(self.f.take());
+        before
+    }
+    fn state(&self) -> u8 {
+        self.state.get()
+    }
+    fn set_in_heap(&self, yes: bool) -> u8 {
+        let s = self.state.get();
+        self.state.set(if yes { s | IN_HEAP } else { s & !IN_HEAP });
+        s
+    }
+    fn describe(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+    fn location(&self) -> &'static Location<'static> {
+        self.at
+    }
+}
+
+/// A callback that may be scheduled or cancelled from any thread.
+pub(crate) struct SharedEntry<F> {
+    state: AtomicU8,
+    f: Mutex<Option<F>>,
+    at: &'static Location<'static>,
+}
+
+impl<F: FnOnce() + Send + 'static> SharedEntry<F> {
+    pub(crate) fn new(f: F, at: &'static Location<'static>) -> Arc<Self> {
+        Arc::new(Self {
+            state: AtomicU8::new(0),
+            f: Mutex::new(Some(f)),
+            at,
+        })
+    }
+
+    fn take(&self) -> Option<F> {
+        self.f.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+impl<F: FnOnce() + Send + 'static> Entry for SharedEntry<F> {
+    fn run(&self) -> bool {
+        match self.take() {
+            Some(f) => {
+                self.state.fetch_or(DONE, Ordering::AcqRel);
+                f();
+                true
+            }
+            None => false,
+        }
+    }
+    fn cancel(&self) -> u8 {
+        let before = self.state.fetch_or(CANCELLED, Ordering::AcqRel);
+        drop(self.take());
+        before
+    }
+    fn state(&self) -> u8 {
+        self.state.load(Ordering::Acquire)
+    }
+    fn set_in_heap(&self, yes: bool) -> u8 {
+        if yes {
+            self.state.fetch_or(IN_HEAP, Ordering::AcqRel)
+        } else {
+            self.state.fetch_and(!IN_HEAP, Ordering::AcqRel)
+        }
+    }
+    fn describe(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+    fn location(&self) -> &'static Location<'static> {
+        self.at
+    }
+}
+
+/// A callback of either kind, as the queues hold it.
+#[derive(Clone)]
+pub(crate) enum EntryRef {
+    Local(Rc<dyn Entry>),
+    Shared(Arc<dyn Entry + Send + Sync>),
+}
+
+impl EntryRef {
+    #[inline]
+    pub(crate) fn get(&self) -> &dyn Entry {
+        match self {
+            EntryRef::Local(e) => &**e,
+            EntryRef::Shared(e) => &**e,
+        }
+    }
+}
+
+/// A scheduled callback (asyncio's `Handle`), returned by `call_soon`.
+///
+/// Dropping a handle does not cancel the callback. Cancelling a callback that
+/// already ran or was cancelled is a no-op. A handle stays on the thread that
+/// got it (it is `!Send`).
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) entry: EntryRef,
+}
+
+impl Handle {
+    /// Cancels the callback: it will not run. Its closure is dropped now.
+    pub fn cancel(&self) {
+        self.entry.get().cancel();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(self.entry.get().state())
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.entry.get();
+        f.debug_struct("Handle")
+            .field("callback", &e.describe())
+            .field("scheduled_at", &e.location())
+            .field("cancelled", &self.cancelled())
+            .finish()
+    }
+}
+
+/// A callback scheduled for a time (asyncio's `TimerHandle`), returned by
+/// `call_later` and `call_at`.
+#[derive(Clone)]
+pub struct TimerHandle {
+    pub(crate) entry: EntryRef,
+    pub(crate) when: Nanos,
+    /// The timer queue's count of cancelled entries still in the heap.
+    pub(crate) heap_cancelled: Arc<AtomicUsize>,
+}
+
+impl TimerHandle {
+    /// Cancels the timer: its callback will not run.
+    pub fn cancel(&self) {
+        cancel_timer(&self.entry, &self.heap_cancelled);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(self.entry.get().state())
+    }
+
+    /// The scheduled time, in loop seconds (compare with `EventLoop::time`).
+    pub fn when(&self) -> f64 {
+        nanos_to_secs(self.when)
+    }
+}
+
+pub(crate) fn cancel_timer(entry: &EntryRef, heap_cancelled: &AtomicUsize) {
+    let before = entry.get().cancel();
+    if !is_cancelled(before) && is_in_heap(before) {
+        heap_cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = self.entry.get();
+        f.debug_struct("TimerHandle")
+            .field("when", &self.when())
+            .field("callback", &e.describe())
+            .field("scheduled_at", &e.location())
+            .field("cancelled", &self.cancelled())
+            .finish()
+    }
+}

@@ -1,0 +1,516 @@
+//! The Qt-free scheduling core (DESIGN.md floor 1).
+//!
+//! [`Core`] holds the ready queue, the timer queue and the thread-safe inbox,
+//! and runs asyncio's iteration rule. It talks to whatever drives it (the Qt
+//! driver, or a plain-Rust test driver) through [`Driver`], and reports
+//! panics and slow callbacks through [`Hooks`]. It holds no `RefCell` borrow
+//! while user code runs, so callbacks may schedule, cancel, or spin a nested
+//! event loop that dispatches the core again.
+
+pub mod clock;
+pub(crate) mod handle;
+pub(crate) mod inbox;
+pub(crate) mod ready;
+pub(crate) mod timers;
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::Error;
+use clock::{Clock, Nanos, CLOCK_RESOLUTION};
+use handle::{EntryRef, LocalEntry, SharedEntry};
+pub use handle::{Handle, TimerHandle};
+pub use inbox::RemoteWake;
+use inbox::{Inbox, Posted};
+use ready::{Ready, ReadyQueue};
+use timers::TimerQueue;
+
+/// What the core asks of its driver. All calls come from the loop thread.
+pub trait Driver {
+    /// Call [`Core::dispatch`] soon (the Qt driver posts an event).
+    fn request_tick(&self);
+    /// Call [`Core::timer_fired`] in `ms` milliseconds, replacing any timer
+    /// armed before (the Qt driver starts a single-shot precise `QTimer`).
+    fn arm_timer(&self, ms: u64);
+    /// Cancel the armed timer, if any.
+    fn disarm_timer(&self);
+}
+
+/// What the core reports to the runtime above it.
+pub trait Hooks {
+    /// A callback or task panicked; the loop goes on.
+    fn panicked(
+        &self,
+        what: &'static str,
+        at: &'static Location<'static>,
+        payload: Box<dyn Any + Send>,
+    );
+    /// In debug mode: a callback took longer than the slow-callback duration.
+    fn slow_callback(&self, what: &'static str, at: &'static Location<'static>, took: Duration);
+}
+
+/// What a call to [`Core::dispatch`] ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// Nothing special: the core asked its driver for what it needs next.
+    Continue,
+    /// An iteration completed while the loop was running with a stop
+    /// requested: the driver should leave `run_forever`.
+    Stop,
+}
+
+/// The default time budget of one dispatch before control goes back to Qt.
+pub const DEFAULT_BUDGET: Duration = Duration::from_millis(3);
+
+/// How often (in items) a dispatch looks at the clock for its budget.
+const BUDGET_CHECK_EVERY: u32 = 32;
+
+const NS_PER_MS: u64 = 1_000_000;
+
+/// Tasks carry their own context; the core names them by this location.
+static TASK_LOCATION: &Location<'static> = Location::caller();
+
+/// The scheduling core: queues, iteration rule and wake-up policy.
+pub struct Core {
+    clock: Clock,
+    ready: RefCell<ReadyQueue>,
+    timers: RefCell<TimerQueue>,
+    inbox: Arc<Inbox>,
+    driver: Box<dyn Driver>,
+    hooks: Box<dyn Hooks>,
+    /// Sequence end of the iteration in progress (None between iterations).
+    iter_end: Cell<Option<u64>>,
+    /// A tick was requested and has not been dispatched yet.
+    tick_requested: Cell<bool>,
+    /// The deadline the driver's timer is armed for.
+    armed: Cell<Option<Nanos>>,
+    /// Nesting depth of `dispatch` (> 1 inside a nested Qt loop).
+    depth: Cell<u32>,
+    running: Cell<bool>,
+    stopping: Cell<bool>,
+    closed: Cell<bool>,
+    debug: Cell<bool>,
+    slow_callback: Cell<Duration>,
+    budget: Cell<Duration>,
+    iterations: Cell<u64>,
+}
+
+impl Core {
+    /// A core driven by `driver`, woken from other threads by `waker`.
+    pub fn new(driver: Box<dyn Driver>, waker: Box<dyn RemoteWake>, hooks: Box<dyn Hooks>) -> Self {
+        clock::real_now(); // start the process epoch no later than the first loop
+        Self {
+            clock: Clock::new(),
+            ready: RefCell::default(),
+            timers: RefCell::default(),
+            inbox: Arc::new(Inbox::new(waker)),
+            driver,
+            hooks,
+            iter_end: Cell::new(None),
+            tick_requested: Cell::new(false),
+            armed: Cell::new(None),
+            depth: Cell::new(0),
+            running: Cell::new(false),
+            stopping: Cell::new(false),
+            closed: Cell::new(false),
+            debug: Cell::new(false),
+            slow_callback: Cell::new(Duration::from_millis(100)),
+            budget: Cell::new(DEFAULT_BUDGET),
+            iterations: Cell::new(0),
+        }
+    }
+
+    /// The loop clock.
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Current loop time in nanoseconds.
+    #[inline]
+    pub fn now(&self) -> Nanos {
+        self.clock.now()
+    }
+
+    pub(crate) fn inbox(&self) -> &Arc<Inbox> {
+        &self.inbox
+    }
+
+    fn check_open(&self) -> Result<(), Error> {
+        if self.closed.get() {
+            Err(Error::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    #[inline]
+    fn request_tick(&self) {
+        if !self.tick_requested.get() {
+            self.tick_requested.set(true);
+            self.driver.request_tick();
+        }
+    }
+
+    /// Schedules `f` to run in a later iteration, FIFO (asyncio `call_soon`).
+    #[inline]
+    pub fn call_soon<F: FnOnce() + 'static>(
+        &self,
+        f: F,
+        at: &'static Location<'static>,
+    ) -> Result<Handle, Error> {
+        self.check_open()?;
+        let entry = EntryRef::Local(LocalEntry::new(f, at));
+        self.ready.borrow_mut().push(Ready::Callback(entry.clone()));
+        self.request_tick();
+        Ok(Handle { entry })
+    }
+
+    /// Schedules `f` at loop time `when` (asyncio `call_at`).
+    pub fn call_at<F: FnOnce() + 'static>(
+        &self,
+        when: Nanos,
+        f: F,
+        at: &'static Location<'static>,
+    ) -> Result<TimerHandle, Error> {
+        self.check_open()?;
+        self.push_timer(when, EntryRef::Local(LocalEntry::new(f, at)))
+    }
+
+    /// Like [`call_at`](Self::call_at) with a `Send` callback: the handle may
+    /// be cancelled from any thread (used by `Send` futures such as `Sleep`).
+    pub fn call_at_shared<F: FnOnce() + Send + 'static>(
+        &self,
+        when: Nanos,
+        f: F,
+        at: &'static Location<'static>,
+    ) -> Result<TimerHandle, Error> {
+        self.check_open()?;
+        self.push_timer(when, EntryRef::Shared(SharedEntry::new(f, at)))
+    }
+
+    fn push_timer(&self, when: Nanos, entry: EntryRef) -> Result<TimerHandle, Error> {
+        let heap_cancelled = {
+            let mut timers = self.timers.borrow_mut();
+            timers.push(when, entry.clone());
+            timers.cancel_counter().clone()
+        };
+        // An earlier deadline than the armed one needs a new wake-up plan;
+        // a pending tick computes it anyway.
+        if self.armed.get().is_none_or(|a| when < a) {
+            self.request_tick();
+        }
+        Ok(TimerHandle {
+            entry,
+            when,
+            heap_cancelled,
+        })
+    }
+
+    /// Pushes a task runnable onto the ready queue (loop thread).
+    #[inline]
+    pub(crate) fn schedule_runnable(&self, runnable: async_task::Runnable) {
+        self.ready.borrow_mut().push(Ready::Task(runnable));
+        self.request_tick();
+    }
+
+    /// Posts `f` from any thread (asyncio `call_soon_threadsafe`).
+    pub(crate) fn post_shared<F: FnOnce() + Send + 'static>(
+        inbox: &Inbox,
+        f: F,
+        at: &'static Location<'static>,
+    ) -> Result<Handle, Error> {
+        let entry = SharedEntry::new(f, at);
+        inbox
+            .post(Posted::Callback(entry.clone()))
+            .map_err(|_| Error::Closed)?;
+        Ok(Handle {
+            entry: EntryRef::Shared(entry),
+        })
+    }
+
+    /// Runs iterations until the ready queue is empty or the time budget is
+    /// spent, then asks the driver for the next wake-up. Called by the driver
+    /// for its tick and (via [`timer_fired`](Self::timer_fired)) its timer.
+    pub fn dispatch(&self) -> Flow {
+        self.tick_requested.set(false);
+        if self.closed.get() {
+            return Flow::Continue;
+        }
+        self.depth.set(self.depth.get() + 1);
+        let budget_end = Instant::now() + self.budget.get();
+        let mut flow = Flow::Continue;
+        loop {
+            if !self.run_iteration(budget_end) {
+                break; // budget spent in the middle of an iteration
+            }
+            if self.running.get() && self.stopping.get() {
+                self.stopping.set(false);
+                flow = Flow::Stop;
+                break;
+            }
+            if !self.has_work_now() || Instant::now() >= budget_end {
+                break;
+            }
+        }
+        self.depth.set(self.depth.get() - 1);
+        self.plan_wakeup();
+        flow
+    }
+
+    /// The driver's timer fired.
+    pub fn timer_fired(&self) -> Flow {
+        self.armed.set(None);
+        self.dispatch()
+    }
+
+    /// Whether an iteration started now would have something to run.
+    fn has_work_now(&self) -> bool {
+        self.iter_end.get().is_some()
+            || !self.ready.borrow().is_empty()
+            || !self.inbox.is_empty()
+            || self
+                .timers
+                .borrow_mut()
+                .next_deadline()
+                .is_some_and(|d| d <= self.now() + CLOCK_RESOLUTION)
+    }
+
+    /// One asyncio iteration, possibly resumed. Returns false if the budget
+    /// ran out before it completed.
+    ///
+    /// 1. move every timer due within the clock resolution to the ready
+    ///    queue, in deadline order;
+    /// 2. move what other threads posted to the ready queue;
+    /// 3. run exactly the items that were ready when the iteration began;
+    ///    what they schedule waits for the next iteration.
+    fn run_iteration(&self, budget_end: Instant) -> bool {
+        if self.iter_end.get().is_none() {
+            self.begin_iteration();
+        }
+        let mut n: u32 = 0;
+        loop {
+            // Re-read the end each time: a nested dispatch (a callback that
+            // spins a Qt loop) may have finished this iteration and begun
+            // the next one. Either way the queue is consumed in order.
+            let item = match self.iter_end.get() {
+                Some(end) => self.ready.borrow_mut().pop_before(end),
+                None => None,
+            };
+            let Some(item) = item else { break };
+            self.run_item(item);
+            n += 1;
+            if n % BUDGET_CHECK_EVERY == 0 && Instant::now() >= budget_end {
+                let popped = self.ready.borrow().popped();
+                if self.iter_end.get().is_some_and(|end| popped < end) {
+                    return false;
+                }
+            }
+        }
+        if self.iter_end.take().is_some() {
+            self.iterations.set(self.iterations.get() + 1);
+        }
+        true
+    }
+
+    fn begin_iteration(&self) {
+        let end = self.now().saturating_add(CLOCK_RESOLUTION);
+        let mut ready = self.ready.borrow_mut();
+        {
+            let mut timers = self.timers.borrow_mut();
+            timers.pop_due(end, |e| ready.push(Ready::Callback(e)));
+            timers.maybe_compact();
+        }
+        self.inbox.drain(|p| {
+            ready.push(match p {
+                Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
+                Posted::Task(r) => Ready::Task(r),
+            })
+        });
+        self.iter_end.set(Some(ready.pushed()));
+    }
+
+    #[inline]
+    fn run_item(&self, item: Ready) {
+        let debug_start = self.debug.get().then(Instant::now);
+        let (what, at, result) = match item {
+            Ready::Callback(e) => {
+                let e = e.get();
+                let r = catch_unwind(AssertUnwindSafe(|| e.run()));
+                (e.describe(), e.location(), r.map(|_| ()))
+            }
+            Ready::Task(r) => {
+                let res = catch_unwind(AssertUnwindSafe(|| {
+                    r.run();
+                }));
+                ("task", TASK_LOCATION, res)
+            }
+        };
+        if let Err(payload) = result {
+            self.hooks.panicked(what, at, payload);
+        }
+        if let Some(start) = debug_start {
+            let took = start.elapsed();
+            if took >= self.slow_callback.get() {
+                self.hooks.slow_callback(what, at, took);
+            }
+        }
+    }
+
+    /// Tells the driver what the loop needs next: a tick (work is ready),
+    /// the timer (the earliest deadline), or nothing.
+    ///
+    /// Qt timers count whole milliseconds: the timer is armed for the whole
+    /// milliseconds left, and the sub-millisecond rest is covered by ticks,
+    /// so callbacks never run early and are at most a fraction of a
+    /// millisecond late (plus Qt's own latency).
+    fn plan_wakeup(&self) {
+        if self.closed.get() {
+            return;
+        }
+        if self.iter_end.get().is_some() || !self.ready.borrow().is_empty() {
+            self.request_tick();
+            return;
+        }
+        let next = self.timers.borrow_mut().next_deadline();
+        let Some(deadline) = next else {
+            if self.armed.take().is_some() {
+                self.driver.disarm_timer();
+            }
+            return;
+        };
+        let now = self.now();
+        if deadline <= now + CLOCK_RESOLUTION {
+            self.request_tick();
+        } else if self.clock.is_paused() {
+            // Test clock: idle with only timers pending, jump to the next one.
+            self.clock.jump_to(deadline);
+            self.request_tick();
+        } else {
+            let ms = (deadline - now) / NS_PER_MS;
+            if ms == 0 {
+                self.request_tick();
+            } else if self.armed.get() != Some(deadline) {
+                self.armed.set(Some(deadline));
+                self.driver.arm_timer(ms);
+            }
+        }
+    }
+
+    /// Whether `run_forever` is active (set by the runtime).
+    pub fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// Marks the loop running or not (the runtime's `run_forever`).
+    pub fn set_running(&self, yes: bool) {
+        self.running.set(yes);
+        if yes {
+            self.request_tick();
+        } else {
+            self.stopping.set(false);
+        }
+    }
+
+    /// Asks `run_forever` to return after the current iteration.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        if !self.closed.get() {
+            self.request_tick();
+        }
+    }
+
+    /// Whether the core is inside a dispatch (user code is running).
+    pub fn is_dispatching(&self) -> bool {
+        self.depth.get() > 0
+    }
+
+    /// Whether the core is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
+    }
+
+    /// Closes the core: scheduling fails with `Error::Closed` from now on,
+    /// and everything still queued is dropped (after the borrows are gone,
+    /// so drop code may touch the loop). Idempotent.
+    pub fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        let ready = self.ready.borrow_mut().take_all();
+        let timers = self.timers.borrow_mut().take_all();
+        let posted = self.inbox.close();
+        self.iter_end.set(None);
+        if self.armed.take().is_some() {
+            self.driver.disarm_timer();
+        }
+        drop(ready);
+        drop(timers);
+        drop(posted);
+    }
+
+    /// Turns debug mode (slow-callback warnings) on or off.
+    pub fn set_debug(&self, on: bool) {
+        self.debug.set(on);
+    }
+
+    /// Whether debug mode is on.
+    pub fn debug(&self) -> bool {
+        self.debug.get()
+    }
+
+    /// Sets the duration above which debug mode reports a slow callback.
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.slow_callback.set(d);
+    }
+
+    /// The slow-callback duration.
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.slow_callback.get()
+    }
+
+    /// Sets the time budget of one dispatch.
+    pub fn set_budget(&self, d: Duration) {
+        self.budget.set(d);
+    }
+
+    /// Completed iterations so far.
+    pub fn iterations(&self) -> u64 {
+        self.iterations.get()
+    }
+
+    /// Items waiting in the ready queue.
+    pub fn ready_len(&self) -> usize {
+        self.ready.borrow().len()
+    }
+
+    /// Timers in the heap (cancelled ones not yet removed included).
+    pub fn timers_len(&self) -> usize {
+        self.timers.borrow().len()
+    }
+
+    /// The earliest live timer deadline.
+    pub fn next_deadline(&self) -> Option<Nanos> {
+        self.timers.borrow_mut().next_deadline()
+    }
+}
+
+impl std::fmt::Debug for Core {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("ready", &self.ready_len())
+            .field("timers", &self.timers_len())
+            .field("running", &self.running.get())
+            .field("closed", &self.closed.get())
+            .finish()
+    }
+}
+
+/// Shares a core with the driver callbacks that point back at it.
+pub type CoreRef = Rc<Core>;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,70 @@
+//! The ready queue: callbacks and task runnables that run in FIFO order.
+//!
+//! Besides the items, it counts what was ever pushed and popped. An iteration
+//! runs the items whose sequence number is below the `pushed` count captured
+//! when the iteration began, which is asyncio's rule ("exactly the callbacks
+//! ready at the start of the iteration run"). Because the rule is stated in
+//! sequence numbers and not in a local counter, an iteration can be paused
+//! (time budget) and resumed, or continued by a nested dispatch while a
+//! callback spins a nested Qt loop, without ever running an item twice or
+//! out of order.
+
+use std::collections::VecDeque;
+
+use super::handle::EntryRef;
+
+/// One unit of work for the loop.
+pub(crate) enum Ready {
+    Callback(EntryRef),
+    Task(async_task::Runnable),
+}
+
+#[derive(Default)]
+pub(crate) struct ReadyQueue {
+    items: VecDeque<Ready>,
+    pushed: u64,
+    popped: u64,
+}
+
+impl ReadyQueue {
+    #[inline]
+    pub(crate) fn push(&mut self, item: Ready) {
+        self.items.push_back(item);
+        self.pushed += 1;
+    }
+
+    /// Pops the front item if its sequence number is below `end`.
+    #[inline]
+    pub(crate) fn pop_before(&mut self, end: u64) -> Option<Ready> {
+        if self.popped >= end {
+            return None;
+        }
+        let item = self.items.pop_front()?;
+        self.popped += 1;
+        Some(item)
+    }
+
+    /// The sequence number the next pushed item will get.
+    pub(crate) fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// How many items were popped so far.
+    pub(crate) fn popped(&self) -> u64 {
+        self.popped
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Takes every item out (to be dropped by the caller outside any borrow).
+    pub(crate) fn take_all(&mut self) -> VecDeque<Ready> {
+        self.popped = self.pushed;
+        std::mem::take(&mut self.items)
+    }
+}

@@ -1,0 +1,344 @@
+//! Unit tests of the core with a plain-Rust driver (no Qt).
+
+use super::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Default)]
+struct Log {
+    ticks: Cell<usize>,
+    armed: Cell<Option<u64>>,
+    panics: RefCell<Vec<String>>,
+    slow: Cell<usize>,
+}
+
+struct TestDriver(Rc<Log>);
+impl Driver for TestDriver {
+    fn request_tick(&self) {
+        self.0.ticks.set(self.0.ticks.get() + 1);
+    }
+    fn arm_timer(&self, ms: u64) {
+        self.0.armed.set(Some(ms));
+    }
+    fn disarm_timer(&self) {
+        self.0.armed.set(None);
+    }
+}
+
+struct TestWake(Arc<AtomicUsize>);
+impl RemoteWake for TestWake {
+    fn wake(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+struct TestHooks(Rc<Log>);
+impl Hooks for TestHooks {
+    fn panicked(&self, _: &'static str, _: &'static Location<'static>, p: Box<dyn Any + Send>) {
+        self.0
+            .panics
+            .borrow_mut()
+            .push(crate::error::panic_message(&*p));
+    }
+    fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {
+        self.0.slow.set(self.0.slow.get() + 1);
+    }
+}
+
+fn core() -> (Rc<Core>, Rc<Log>, Arc<AtomicUsize>) {
+    let log = Rc::new(Log::default());
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let core = Core::new(
+        Box::new(TestDriver(log.clone())),
+        Box::new(TestWake(wakes.clone())),
+        Box::new(TestHooks(log.clone())),
+    );
+    (Rc::new(core), log, wakes)
+}
+
+fn here() -> &'static Location<'static> {
+    Location::caller()
+}
+
+type Trace = Rc<RefCell<Vec<u32>>>;
+
+fn push(trace: &Trace, v: u32) -> impl FnOnce() + 'static {
+    let t = trace.clone();
+    move || t.borrow_mut().push(v)
+}
+
+/// Dispatches until nothing is ready and no timer is due.
+fn drain(core: &Core) {
+    for _ in 0..10_000 {
+        core.dispatch();
+        if !core.has_work_now() {
+            return;
+        }
+    }
+    panic!("the core never went idle");
+}
+
+#[test]
+fn call_soon_is_fifo_under_100k() {
+    let (core, log, _) = core();
+    let trace: Trace = Rc::default();
+    for i in 0..100_000 {
+        core.call_soon(push(&trace, i), here()).unwrap();
+    }
+    assert_eq!(log.ticks.get(), 1, "one tick requested for a burst");
+    drain(&core);
+    let t = trace.borrow();
+    assert_eq!(t.len(), 100_000);
+    assert!(t.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn scheduled_during_an_iteration_runs_in_the_next() {
+    let (core, _, _) = core();
+    let seen: Rc<RefCell<Vec<(u32, u64)>>> = Rc::default();
+    let (c, s) = (core.clone(), seen.clone());
+    core.call_soon(
+        move || {
+            s.borrow_mut().push((1, c.iterations()));
+            let s2 = s.clone();
+            let c2 = c.clone();
+            c.call_soon(move || s2.borrow_mut().push((3, c2.iterations())), here())
+                .unwrap();
+        },
+        here(),
+    )
+    .unwrap();
+    let (c, s) = (core.clone(), seen.clone());
+    core.call_soon(move || s.borrow_mut().push((2, c.iterations())), here())
+        .unwrap();
+    drain(&core);
+    let seen = seen.borrow();
+    assert_eq!(seen.iter().map(|x| x.0).collect::<Vec<_>>(), [1, 2, 3]);
+    assert_eq!(seen[0].1, seen[1].1, "1 and 2 run in the same iteration");
+    assert_eq!(seen[2].1, seen[0].1 + 1, "3 runs in the next iteration");
+}
+
+#[test]
+fn timers_run_by_deadline_then_by_scheduling_order() {
+    let (core, _, _) = core();
+    core.clock().pause();
+    let now = core.now();
+    let trace: Trace = Rc::default();
+    core.call_at(now + 200, push(&trace, 1), here()).unwrap();
+    core.call_at(now + 100, push(&trace, 2), here()).unwrap();
+    core.call_at(now + 100, push(&trace, 3), here()).unwrap();
+    // Negative delays clamp to deadline 0: due now, in scheduling order.
+    core.call_at(0, push(&trace, 4), here()).unwrap();
+    core.call_at(0, push(&trace, 5), here()).unwrap();
+    core.call_soon(push(&trace, 6), here()).unwrap();
+    core.dispatch();
+    // Iteration 1: what was ready, then the timers already due (asyncio).
+    assert_eq!(*trace.borrow(), [6, 4, 5]);
+    // Idle with only timers pending, the paused clock jumps to each deadline.
+    drain(&core);
+    assert_eq!(*trace.borrow(), [6, 4, 5, 2, 3, 1]);
+    assert_eq!(
+        core.now(),
+        now + 200,
+        "the clock jumped exactly to the last deadline"
+    );
+}
+
+#[test]
+fn cancelled_handles_and_timers_never_run() {
+    let (core, _, _) = core();
+    let trace: Trace = Rc::default();
+    let h = core.call_soon(push(&trace, 1), here()).unwrap();
+    let t = core.call_at(0, push(&trace, 2), here()).unwrap();
+    core.call_soon(push(&trace, 3), here()).unwrap();
+    h.cancel();
+    t.cancel();
+    assert!(h.cancelled() && t.cancelled());
+    drain(&core);
+    assert_eq!(*trace.borrow(), [3]);
+    // Cancelling after the run is a no-op.
+    h.cancel();
+    assert_eq!(*trace.borrow(), [3]);
+}
+
+#[test]
+fn cancelling_drops_the_closure_at_once() {
+    let (core, _, _) = core();
+    let token = Rc::new(());
+    let held = token.clone();
+    let h = core.call_soon(move || drop(held), here()).unwrap();
+    assert_eq!(Rc::strong_count(&token), 2);
+    h.cancel();
+    assert_eq!(Rc::strong_count(&token), 1);
+}
+
+#[test]
+fn cancelled_timers_are_compacted() {
+    let (core, _, _) = core();
+    let handles: Vec<_> = (0..1000)
+        .map(|i| core.call_at(1_000_000_000_000 + i, || {}, here()).unwrap())
+        .collect();
+    for h in &handles[..900] {
+        h.cancel();
+    }
+    assert_eq!(core.timers_len(), 1000);
+    core.dispatch();
+    assert_eq!(core.timers_len(), 100, "cancelled timers were dropped");
+    for h in &handles[900..] {
+        assert!(!h.cancelled());
+    }
+}
+
+#[test]
+fn posts_from_threads_coalesce_into_one_wake_and_lose_nothing() {
+    let (core, _, wakes) = core();
+    let inbox = core.inbox().clone();
+    let count = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let inbox = inbox.clone();
+            let count = count.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    let c = count.clone();
+                    Core::post_shared(
+                        &inbox,
+                        move || {
+                            c.fetch_add(1, Ordering::Relaxed);
+                        },
+                        here(),
+                    )
+                    .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(wakes.load(Ordering::SeqCst), 1, "one wake for the burst");
+    drain(&core);
+    assert_eq!(count.load(Ordering::Relaxed), 40_000);
+    // The next post wakes again.
+    Core::post_shared(&inbox, || {}, here()).unwrap();
+    assert_eq!(wakes.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn panics_reach_the_hooks_and_the_loop_goes_on() {
+    let (core, log, _) = core();
+    let trace: Trace = Rc::default();
+    core.call_soon(push(&trace, 1), here()).unwrap();
+    core.call_soon(|| panic!("boom"), here()).unwrap();
+    core.call_soon(push(&trace, 2), here()).unwrap();
+    drain(&core);
+    assert_eq!(*trace.borrow(), [1, 2]);
+    assert_eq!(*log.panics.borrow(), ["boom"]);
+}
+
+#[test]
+fn budget_pauses_an_iteration_and_resumes_it_in_order() {
+    let (core, log, _) = core();
+    core.set_budget(Duration::ZERO);
+    let trace: Trace = Rc::default();
+    for i in 0..1000 {
+        core.call_soon(push(&trace, i), here()).unwrap();
+    }
+    let ticks = log.ticks.get();
+    core.dispatch();
+    let ran = trace.borrow().len();
+    assert!(
+        ran > 0 && ran < 1000,
+        "one dispatch ran part of the batch: {ran}"
+    );
+    assert!(log.ticks.get() > ticks, "the rest asked for another tick");
+    drain(&core);
+    assert_eq!(*trace.borrow(), (0..1000).collect::<Vec<_>>());
+    assert_eq!(core.iterations(), 1, "still a single iteration");
+}
+
+#[test]
+fn nested_dispatch_runs_others_and_never_reenters() {
+    let (core, _, _) = core();
+    let trace: Trace = Rc::default();
+    let (c, t) = (core.clone(), trace.clone());
+    let entered = Rc::new(Cell::new(0));
+    let e = entered.clone();
+    core.call_soon(
+        move || {
+            e.set(e.get() + 1);
+            t.borrow_mut().push(1);
+            // A nested Qt loop would dispatch the core again from here.
+            c.dispatch();
+            c.dispatch();
+            t.borrow_mut().push(99);
+        },
+        here(),
+    )
+    .unwrap();
+    core.call_soon(push(&trace, 2), here()).unwrap();
+    core.call_at(0, push(&trace, 3), here()).unwrap();
+    drain(&core);
+    assert_eq!(entered.get(), 1);
+    assert_eq!(*trace.borrow(), [1, 2, 3, 99]);
+}
+
+#[test]
+fn stop_ends_dispatch_after_the_current_iteration() {
+    let (core, _, _) = core();
+    core.set_running(true);
+    let trace: Trace = Rc::default();
+    let (c, t) = (core.clone(), trace.clone());
+    core.call_soon(
+        move || {
+            t.borrow_mut().push(1);
+            c.stop();
+            let t2 = t.clone();
+            c.call_soon(move || t2.borrow_mut().push(3), here())
+                .unwrap();
+        },
+        here(),
+    )
+    .unwrap();
+    core.call_soon(push(&trace, 2), here()).unwrap();
+    assert_eq!(core.dispatch(), Flow::Stop);
+    assert_eq!(*trace.borrow(), [1, 2]);
+    assert_eq!(core.ready_len(), 1, "the next iteration's callback waits");
+}
+
+#[test]
+fn timers_arm_whole_milliseconds() {
+    let (core, log, _) = core();
+    core.call_at(core.now() + 5_500_000, || {}, here()).unwrap();
+    core.dispatch();
+    let ms = log.armed.get().expect("a timer is armed");
+    assert!((4..=5).contains(&ms), "armed for {ms} ms");
+}
+
+#[test]
+fn closed_core_refuses_work_and_drops_what_was_queued() {
+    let (core, _, _) = core();
+    let token = Rc::new(());
+    let (a, b) = (token.clone(), token.clone());
+    core.call_soon(move || drop(a), here()).unwrap();
+    core.call_at(u64::MAX / 4, move || drop(b), here()).unwrap();
+    core.close();
+    core.close();
+    assert_eq!(Rc::strong_count(&token), 1);
+    assert!(matches!(core.call_soon(|| {}, here()), Err(Error::Closed)));
+    assert!(matches!(
+        Core::post_shared(core.inbox(), || {}, here()),
+        Err(Error::Closed)
+    ));
+}
+
+#[test]
+fn debug_mode_reports_slow_callbacks() {
+    let (core, log, _) = core();
+    core.set_debug(true);
+    core.set_slow_callback_duration(Duration::from_millis(5));
+    core.call_soon(|| std::thread::sleep(Duration::from_millis(10)), here())
+        .unwrap();
+    core.call_soon(|| {}, here()).unwrap();
+    drain(&core);
+    assert_eq!(log.slow.get(), 1);
+}

@@ -1,0 +1,73 @@
+//! The crate's error type.
+
+use thiserror::Error as ThisError;
+
+/// Everything that can go wrong in qtloop. Each message says what happened
+/// and, where it helps, what to do.
+#[derive(Debug, Clone, PartialEq, ThisError)]
+#[non_exhaustive]
+pub enum Error {
+    /// The loop was closed; nothing can be scheduled on it any more.
+    #[error("Event loop is closed")]
+    Closed,
+    /// `run_forever`/`run_until_complete` was called while the loop runs.
+    #[error("This event loop is already running")]
+    AlreadyRunning,
+    /// No event loop runs on this thread.
+    #[error("no running event loop: call this from a callback or task of an EventLoop, or create one with EventLoop::new()")]
+    NoRunningLoop,
+    /// `stop()` was called before the future passed to `run_until_complete`
+    /// completed.
+    #[error("Event loop stopped before Future completed.")]
+    StoppedBeforeComplete,
+    /// A delay or deadline was NaN or infinite.
+    #[error("invalid delay or deadline {0}: it must be a finite number of seconds")]
+    InvalidDelay(f64),
+    /// A period was zero or negative.
+    #[error("invalid period: it must be greater than zero")]
+    InvalidPeriod,
+    /// An object was used from a thread it does not belong to.
+    #[error("wrong thread: {0}")]
+    WrongThread(&'static str),
+    /// This thread already has an open event loop.
+    #[error("this thread already has an open event loop: use get_event_loop() to reach it, or close it before creating a new one")]
+    LoopExists,
+    /// Waiting here would block the loop thread that has to make progress.
+    #[error("this would deadlock: blocking waits are not allowed on the event loop's thread; await the future instead")]
+    WouldDeadlock,
+    /// The executor was shut down.
+    #[error("cannot schedule new futures after shutdown")]
+    ExecutorShutdown,
+    /// `PeriodicTask::set_callback` was called twice.
+    #[error("the callback is already set: a PeriodicTask takes its callback once")]
+    CallbackAlreadySet,
+    /// A background task was started twice.
+    #[error("the task was already started")]
+    AlreadyStarted,
+    /// A wait timed out.
+    #[error("timed out")]
+    Timeout,
+    /// The operation was cancelled.
+    #[error("cancelled")]
+    Cancelled,
+    /// The future passed to `run_until_complete` (or a job) panicked.
+    #[error("panicked: {0}")]
+    Panicked(String),
+    /// Qt refused something.
+    #[error("Qt: {0}")]
+    Qt(String),
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The message of a panic payload (`&str` or `String`), or a placeholder.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
