@@ -1,1 +1,14 @@
-fn main() {}
+//! Builds the C++ shim (`cpp/`), the cxx bridge, and the `Qtloop` QML module.
+
+use cxx_qt_build::{CxxQtBuilder, QmlModule};
+
+fn main() {
+    CxxQtBuilder::new_qml_module(QmlModule::new("Qtloop").qml_files(["qml/LoopStatus.qml"]))
+        // Only `cpp/` is the include root: watching the whole crate (target/
+        // included) would re-run this script on every build.
+        .crate_include_root(Some("cpp".into()))
+        .file("src/driver/ffi.rs")
+        .cpp_file("cpp/driver.cpp")
+        .qt_module("Gui")
+        .build();
+}

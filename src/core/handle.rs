@@ -214,7 +214,7 @@ pub struct TimerHandle {
 impl TimerHandle {
     /// Cancels the timer: its callback will not run.
     pub fn cancel(&self) {
-        cancel_timer(&self.entry, &self.heap_cancelled);
+        cancel_timer(self.entry.get(), &self.heap_cancelled);
     }
 
     /// Whether [`cancel`](Self::cancel) was called.
@@ -228,8 +228,8 @@ impl TimerHandle {
     }
 }
 
-pub(crate) fn cancel_timer(entry: &EntryRef, heap_cancelled: &AtomicUsize) {
-    let before = entry.get().cancel();
+pub(crate) fn cancel_timer(entry: &dyn Entry, heap_cancelled: &AtomicUsize) {
+    let before = entry.cancel();
     if !is_cancelled(before) && is_in_heap(before) {
         heap_cancelled.fetch_add(1, Ordering::Relaxed);
     }
@@ -244,5 +244,18 @@ impl fmt::Debug for TimerHandle {
             .field("scheduled_at", &e.location())
             .field("cancelled", &self.cancelled())
             .finish()
+    }
+}
+
+/// A `Send` handle to a timer posted with a `Send` callback (used by `Send`
+/// futures such as `Sleep`).
+pub(crate) struct SharedTimer {
+    pub(crate) entry: Arc<dyn Entry + Send + Sync>,
+    pub(crate) heap_cancelled: Arc<AtomicUsize>,
+}
+
+impl SharedTimer {
+    pub(crate) fn cancel(&self) {
+        cancel_timer(&*self.entry, &self.heap_cancelled);
     }
 }

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
-use handle::{EntryRef, LocalEntry, SharedEntry};
+use handle::{EntryRef, LocalEntry, SharedEntry, SharedTimer};
 pub use handle::{Handle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
@@ -182,14 +182,19 @@ impl Core {
 
     /// Like [`call_at`](Self::call_at) with a `Send` callback: the handle may
     /// be cancelled from any thread (used by `Send` futures such as `Sleep`).
-    pub fn call_at_shared<F: FnOnce() + Send + 'static>(
+    pub(crate) fn call_at_shared<F: FnOnce() + Send + 'static>(
         &self,
         when: Nanos,
         f: F,
         at: &'static Location<'static>,
-    ) -> Result<TimerHandle, Error> {
+    ) -> Result<SharedTimer, Error> {
         self.check_open()?;
-        self.push_timer(when, EntryRef::Shared(SharedEntry::new(f, at)))
+        let entry = SharedEntry::new(f, at);
+        let handle = self.push_timer(when, EntryRef::Shared(entry.clone()))?;
+        Ok(SharedTimer {
+            entry,
+            heap_cancelled: handle.heap_cancelled,
+        })
     }
 
     fn push_timer(&self, when: Nanos, entry: EntryRef) -> Result<TimerHandle, Error> {
@@ -212,7 +217,7 @@ impl Core {
 
     /// Pushes a task runnable onto the ready queue (loop thread).
     #[inline]
-    pub(crate) fn schedule_runnable(&self, runnable: async_task::Runnable) {
+    pub fn schedule_runnable(&self, runnable: async_task::Runnable) {
         self.ready.borrow_mut().push(Ready::Task(runnable));
         self.request_tick();
     }
@@ -301,6 +306,7 @@ impl Core {
                 None => None,
             };
             let Some(item) = item else { break };
+            self.guard_nesting();
             self.run_item(item);
             n += 1;
             if n % BUDGET_CHECK_EVERY == 0 && Instant::now() >= budget_end {
@@ -360,13 +366,23 @@ impl Core {
         }
     }
 
+    /// Before user code runs: make sure the loop would be woken if that
+    /// code spins a nested Qt loop (a modal dialog, `processEvents`), so
+    /// that the other ready callbacks and the timers keep running inside it.
+    #[inline]
+    fn guard_nesting(&self) {
+        if self.tick_requested.get() {
+            return; // a tick will come, and its dispatch plans the rest
+        }
+        if !self.ready.borrow().is_empty() {
+            self.request_tick();
+        } else {
+            self.plan_timer(false);
+        }
+    }
+
     /// Tells the driver what the loop needs next: a tick (work is ready),
     /// the timer (the earliest deadline), or nothing.
-    ///
-    /// Qt timers count whole milliseconds: the timer is armed for the whole
-    /// milliseconds left, and the sub-millisecond rest is covered by ticks,
-    /// so callbacks never run early and are at most a fraction of a
-    /// millisecond late (plus Qt's own latency).
     fn plan_wakeup(&self) {
         if self.closed.get() {
             return;
@@ -375,6 +391,17 @@ impl Core {
             self.request_tick();
             return;
         }
+        self.plan_timer(true);
+    }
+
+    /// Arms the driver's timer for the earliest deadline.
+    ///
+    /// Qt timers count whole milliseconds: the timer is armed for the whole
+    /// milliseconds left, and the sub-millisecond rest is covered by ticks,
+    /// so callbacks never run early and are at most a fraction of a
+    /// millisecond late (plus Qt's own latency). With a paused clock and an
+    /// `idle` loop, time jumps to the deadline instead (auto-advance).
+    fn plan_timer(&self, idle: bool) {
         let next = self.timers.borrow_mut().next_deadline();
         let Some(deadline) = next else {
             if self.armed.take().is_some() {
@@ -386,8 +413,9 @@ impl Core {
         if deadline <= now + CLOCK_RESOLUTION {
             self.request_tick();
         } else if self.clock.is_paused() {
-            // Test clock: idle with only timers pending, jump to the next one.
-            self.clock.jump_to(deadline);
+            if idle {
+                self.clock.jump_to(deadline);
+            }
             self.request_tick();
         } else {
             let ms = (deadline - now) / NS_PER_MS;

@@ -1,0 +1,104 @@
+// qtloop's C++ shim: the QObject that carries the Rust event loop on Qt's.
+//
+// Everything here is small on purpose; the logic lives in Rust. All methods
+// are const (state is `mutable`) so that Rust only ever needs a shared
+// reference, also while a method such as exec_loop() re-enters Rust.
+#pragma once
+
+#include <QtCore/QEvent>
+#include <QtCore/QEventLoop>
+#include <QtCore/QObject>
+#include <QtCore/QTimer>
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "rust/cxx.h"
+
+namespace qtloop {
+
+struct DriverSink; // Rust: receives ticks and timer expiries
+
+// Posts a tick to a LoopDriver from any thread; detached when the driver dies.
+class LoopWaker {
+public:
+    explicit LoopWaker(QObject *target);
+    void wake() const;
+    void detach() const;
+
+private:
+    mutable std::mutex mutex_;
+    mutable QObject *target_;
+};
+
+// Lives in the loop's thread. A posted tick event means "run iterations";
+// one single-shot precise QTimer means "the earliest deadline is due".
+class LoopDriver : public QObject {
+public:
+    explicit LoopDriver(rust::Box<DriverSink> sink);
+    ~LoopDriver() override;
+
+    void post_tick() const;
+    void arm_timer(std::uint64_t msec) const;
+    void disarm_timer() const;
+    // Runs a QEventLoop until exit_loop() (or QCoreApplication::exit()).
+    void exec_loop() const;
+    void exit_loop() const;
+    std::shared_ptr<LoopWaker> waker() const;
+    void dispose() const;
+
+protected:
+    bool event(QEvent *event) override;
+
+private:
+    rust::Box<DriverSink> sink_;
+    QTimer *timer_;
+    std::shared_ptr<LoopWaker> waker_;
+    mutable QEventLoop *running_ = nullptr;
+};
+
+std::unique_ptr<LoopDriver> new_loop_driver(rust::Box<DriverSink> sink);
+// Stops the timer, detaches the waker and deletes the driver later: it may
+// be disposed from inside its own event() (a callback closing the loop).
+void dispose_loop_driver(std::unique_ptr<LoopDriver> driver);
+
+// A QEventLoop that Rust can run and leave (nested loops, modal waits).
+class NestedLoop {
+public:
+    bool exec() const;
+    void exit() const;
+    bool is_running() const;
+
+private:
+    mutable QEventLoop loop_;
+};
+
+std::unique_ptr<NestedLoop> new_nested_loop();
+
+// A Qt-side precise timer that records the longest gap between its ticks:
+// how responsive Qt stays while the Rust loop is busy.
+class TimerProbe {
+public:
+    explicit TimerProbe(std::int32_t msec);
+    std::uint64_t ticks() const;
+    std::uint64_t max_gap_ns() const;
+
+private:
+    QTimer timer_;
+    std::int64_t last_ns_ = -1;
+    std::uint64_t ticks_ = 0;
+    std::uint64_t max_gap_ns_ = 0;
+};
+
+std::unique_ptr<TimerProbe> new_timer_probe(std::int32_t msec);
+
+bool ensure_core_application();
+bool has_application();
+bool on_application_thread();
+std::int32_t exec_application();
+void quit_application();
+void exit_application(std::int32_t code);
+void process_events(std::int32_t max_msec);
+
+} // namespace qtloop

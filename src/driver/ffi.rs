@@ -1,0 +1,62 @@
+//! The cxx bridge to the C++ shim in `cpp/driver.{h,cpp}`.
+
+// SAFETY (whole bridge): the C++ declarations below match `cpp/driver.h`
+// one for one; cxx checks the signatures at build time. Every C++ method
+// is const and touches only its own object; the thread rules are kept by
+// the Rust wrappers (`LoopDriver` is `!Send` and only used on its thread,
+// `LoopWaker` is internally locked).
+#[cxx::bridge(namespace = "qtloop")]
+pub(crate) mod ffi {
+    extern "Rust" {
+        type DriverSink;
+        fn on_tick(self: &DriverSink);
+        fn on_timer(self: &DriverSink);
+    }
+
+    unsafe extern "C++" {
+        include!("qtloop/driver.h");
+
+        type LoopDriver;
+        type LoopWaker;
+        type NestedLoop;
+        type TimerProbe;
+
+        fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
+        fn dispose_loop_driver(driver: UniquePtr<LoopDriver>);
+        fn post_tick(self: &LoopDriver);
+        fn arm_timer(self: &LoopDriver, msec: u64);
+        fn disarm_timer(self: &LoopDriver);
+        fn exec_loop(self: &LoopDriver);
+        fn exit_loop(self: &LoopDriver);
+        fn waker(self: &LoopDriver) -> SharedPtr<LoopWaker>;
+
+        fn wake(self: &LoopWaker);
+
+        fn new_nested_loop() -> UniquePtr<NestedLoop>;
+        fn exec(self: &NestedLoop) -> bool;
+        fn exit(self: &NestedLoop);
+        fn is_running(self: &NestedLoop) -> bool;
+
+        fn new_timer_probe(msec: i32) -> UniquePtr<TimerProbe>;
+        fn ticks(self: &TimerProbe) -> u64;
+        fn max_gap_ns(self: &TimerProbe) -> u64;
+
+        fn ensure_core_application() -> bool;
+        fn has_application() -> bool;
+        fn on_application_thread() -> bool;
+        fn exec_application() -> i32;
+        fn quit_application();
+        fn exit_application(code: i32);
+        fn process_events(max_msec: i32);
+    }
+}
+
+// SAFETY: `LoopWaker` guards its only state (the target pointer) with a
+// mutex, and `QCoreApplication::postEvent` is thread-safe; the driver
+// detaches the waker (under that mutex) before it is destroyed.
+unsafe impl Send for ffi::LoopWaker {}
+// SAFETY: as above; every method takes the mutex.
+unsafe impl Sync for ffi::LoopWaker {}
+
+pub(crate) use super::sink::DriverSink;
+pub(crate) use ffi::*;

@@ -1,0 +1,102 @@
+//! The Qt driver (DESIGN.md floor 2): the only code that touches C++.
+//!
+//! A `LoopDriver` QObject lives in the loop's thread: a custom posted event
+//! means "run iterations", one single-shot `Qt::PreciseTimer` QTimer means
+//! "the earliest deadline is due". Because it is an ordinary QObject, it
+//! keeps working in nested Qt loops (`QDialog::exec`, `QMenu::exec`, drag
+//! and drop) and when the application calls Qt's `exec()` itself.
+
+pub(crate) mod ffi;
+mod sink;
+
+use std::rc::Weak;
+
+use cxx::{SharedPtr, UniquePtr};
+
+use crate::core::{Driver, RemoteWake};
+pub(crate) use sink::SinkTarget;
+
+/// Owns the C++ driver object; lives and dies on the loop thread.
+pub(crate) struct QtDriver {
+    object: UniquePtr<ffi::LoopDriver>,
+}
+
+impl QtDriver {
+    /// Creates the driver QObject in the current thread. `target` receives
+    /// its ticks and timer expiries.
+    pub(crate) fn new(target: Weak<dyn SinkTarget>) -> Self {
+        let object = ffi::new_loop_driver(Box::new(ffi::DriverSink { target }));
+        Self { object }
+    }
+
+    fn get(&self) -> Option<&ffi::LoopDriver> {
+        self.object.as_ref()
+    }
+
+    /// A thread-safe waker that posts ticks to this driver.
+    pub(crate) fn remote_waker(&self) -> QtWaker {
+        QtWaker(
+            self.get()
+                .map(|d| d.waker())
+                .unwrap_or_else(SharedPtr::null),
+        )
+    }
+
+    /// Runs a `QEventLoop` until [`exit_loop`](Self::exit_loop).
+    pub(crate) fn exec_loop(&self) {
+        if let Some(d) = self.get() {
+            d.exec_loop();
+        }
+    }
+
+    /// Makes the running `exec_loop` return.
+    pub(crate) fn exit_loop(&self) {
+        if let Some(d) = self.get() {
+            d.exit_loop();
+        }
+    }
+}
+
+impl Driver for QtDriver {
+    fn request_tick(&self) {
+        if let Some(d) = self.get() {
+            d.post_tick();
+        }
+    }
+    fn arm_timer(&self, ms: u64) {
+        if let Some(d) = self.get() {
+            d.arm_timer(ms);
+        }
+    }
+    fn disarm_timer(&self) {
+        if let Some(d) = self.get() {
+            d.disarm_timer();
+        }
+    }
+}
+
+impl Drop for QtDriver {
+    fn drop(&mut self) {
+        let object = std::mem::replace(&mut self.object, UniquePtr::null());
+        if !object.is_null() {
+            ffi::dispose_loop_driver(object);
+        }
+    }
+}
+
+/// Wakes the loop from any thread by posting a tick event.
+pub(crate) struct QtWaker(SharedPtr<ffi::LoopWaker>);
+
+impl RemoteWake for QtWaker {
+    fn wake(&self) {
+        if let Some(w) = self.0.as_ref() {
+            w.wake();
+        }
+    }
+}
+
+/// Creates a `QCoreApplication` if the process has no application object.
+/// Returns whether it created one.
+pub(crate) fn ensure_application() -> bool {
+    ffi::ensure_core_application()
+}

@@ -1,0 +1,39 @@
+//! Calls from C++ into Rust: the driver's tick and timer.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Weak;
+
+/// What a tick or a timer expiry drives (the runtime's loop).
+pub(crate) trait SinkTarget {
+    fn tick(&self);
+    fn timer(&self);
+}
+
+/// Owned by the C++ driver; forwards to the loop while it exists.
+pub(crate) struct DriverSink {
+    pub(crate) target: Weak<dyn SinkTarget>,
+}
+
+impl DriverSink {
+    fn forward(&self, f: impl FnOnce(&dyn SinkTarget)) {
+        let Some(target) = self.target.upgrade() else {
+            return;
+        };
+        // User panics are caught deeper down; this guard keeps any other
+        // panic from unwinding into Qt's C++ frames.
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&*target))) {
+            log::error!(
+                "qtloop: internal panic in the Qt driver: {}",
+                crate::error::panic_message(&*p)
+            );
+        }
+    }
+
+    pub(crate) fn on_tick(&self) {
+        self.forward(|t| t.tick());
+    }
+
+    pub(crate) fn on_timer(&self) {
+        self.forward(|t| t.timer());
+    }
+}

@@ -1,0 +1,541 @@
+//! `EventLoop`: the asyncio API on the core and the Qt driver.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::context;
+use super::exception::ExceptionContext;
+use super::task::{self, Scheduler, Task, TaskError, TaskInfo, TaskState};
+use crate::core::clock::{nanos_to_secs, IntoDeadline, IntoDelay};
+use crate::core::inbox::Inbox;
+use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
+use crate::driver::{self, QtDriver, SinkTarget};
+use crate::error::{panic_message, Error, Result};
+
+type HandlerFn = dyn Fn(&EventLoop, &ExceptionContext);
+
+pub(crate) struct LoopInner {
+    pub(crate) core: Core,
+    driver: Rc<QtDriver>,
+    pub(crate) remote: Arc<Remote>,
+    handler: RefCell<Option<Rc<HandlerFn>>>,
+    pub(crate) tasks: RefCell<HashMap<u64, Arc<TaskState>>>,
+    this: Weak<LoopInner>,
+}
+
+/// The thread-safe part of a loop, shared with `LoopHandle`s and tasks.
+pub(crate) struct Remote {
+    pub(crate) id: u64,
+    pub(crate) inbox: Arc<Inbox>,
+    closed: AtomicBool,
+}
+
+impl Remote {
+    pub(crate) fn scheduler(&self) -> Scheduler {
+        Scheduler {
+            loop_id: self.id,
+            inbox: self.inbox.clone(),
+        }
+    }
+}
+
+struct DriverRef(Rc<QtDriver>);
+
+impl Driver for DriverRef {
+    fn request_tick(&self) {
+        self.0.request_tick();
+    }
+    fn arm_timer(&self, ms: u64) {
+        self.0.arm_timer(ms);
+    }
+    fn disarm_timer(&self) {
+        self.0.disarm_timer();
+    }
+}
+
+struct LoopHooks(Weak<LoopInner>);
+
+impl Hooks for LoopHooks {
+    fn panicked(
+        &self,
+        what: &'static str,
+        at: &'static Location<'static>,
+        payload: Box<dyn Any + Send>,
+    ) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.call_exception_handler(ExceptionContext {
+                message: format!("Exception in callback {what}"),
+                panic: Some(panic_message(&*payload)),
+                callback: Some(what),
+                location: Some(at),
+                ..ExceptionContext::default()
+            });
+        }
+    }
+
+    fn slow_callback(&self, what: &'static str, at: &'static Location<'static>, took: Duration) {
+        log::warn!(
+            "Executing {what} (scheduled at {at}) took {:.3} seconds",
+            took.as_secs_f64()
+        );
+    }
+}
+
+impl SinkTarget for LoopInner {
+    fn tick(&self) {
+        if self.core.dispatch() == Flow::Stop {
+            self.driver.exit_loop();
+        }
+    }
+    fn timer(&self) {
+        if self.core.timer_fired() == Flow::Stop {
+            self.driver.exit_loop();
+        }
+    }
+}
+
+impl LoopInner {
+    pub(crate) fn call_exception_handler(&self, ctx: ExceptionContext) {
+        let handler = self.handler.borrow().clone();
+        let Some(handler) = handler else {
+            default_handler(&ctx);
+            return;
+        };
+        let Some(this) = self.this.upgrade() else {
+            default_handler(&ctx);
+            return;
+        };
+        let lp = EventLoop { inner: this };
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler(&lp, &ctx))) {
+            // asyncio's fallback: a broken custom handler hands over to the
+            // default one, with both the original and the new failure.
+            default_handler(&ExceptionContext {
+                message: "Unhandled error in exception handler".into(),
+                panic: Some(panic_message(&*p)),
+                context: Some(Box::new(ctx)),
+                ..ExceptionContext::default()
+            });
+        }
+    }
+}
+
+fn default_handler(ctx: &ExceptionContext) {
+    if catch_unwind(AssertUnwindSafe(|| log::error!("{ctx}"))).is_err() {
+        eprintln!("qtloop: exception in the default exception handler: {ctx}");
+    }
+}
+
+/// An asyncio event loop that runs on Qt's event loop.
+///
+/// One per thread; it lives on that thread (`!Send`) and clones are cheap.
+/// Its callbacks and tasks run whenever the thread's Qt event loop runs:
+/// in [`run_forever`](Self::run_forever) / [`run_until_complete`](Self::run_until_complete),
+/// in the application's own `exec()`, and in nested loops such as modal
+/// dialogs. Use [`handle`](Self::handle) to reach it from other threads.
+///
+/// ```
+/// let lp = qtloop::EventLoop::new().unwrap();
+/// let t0 = lp.time();
+/// let answer = lp.run_until_complete(async move {
+///     qtloop::sleep(0.01).await;
+///     42
+/// });
+/// assert_eq!(answer, Ok(42));
+/// assert!(lp.time() - t0 >= 0.01);
+/// lp.close().unwrap();
+/// ```
+#[derive(Clone)]
+pub struct EventLoop {
+    pub(crate) inner: Rc<LoopInner>,
+}
+
+impl EventLoop {
+    /// Creates the event loop of this thread, and a `QCoreApplication` if
+    /// the process has no application object yet (create your
+    /// `QGuiApplication` first if you need one).
+    ///
+    /// Fails with [`Error::LoopExists`] if this thread already has an open
+    /// loop: use [`get_event_loop`] to reach it, or close it first.
+    pub fn new() -> Result<EventLoop> {
+        if context::current().is_some_and(|l| !l.core.is_closed()) {
+            return Err(Error::LoopExists);
+        }
+        driver::ensure_application();
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let inner = Rc::new_cyclic(|this: &Weak<LoopInner>| {
+            let target: Weak<dyn SinkTarget> = this.clone();
+            let driver = Rc::new(QtDriver::new(target));
+            let core = Core::new(
+                Box::new(DriverRef(driver.clone())),
+                Box::new(driver.remote_waker()),
+                Box::new(LoopHooks(this.clone())),
+            );
+            let remote = Arc::new(Remote {
+                id,
+                inbox: core.inbox().clone(),
+                closed: AtomicBool::new(false),
+            });
+            LoopInner {
+                core,
+                driver,
+                remote,
+                handler: RefCell::new(None),
+                tasks: RefCell::new(HashMap::new()),
+                this: this.clone(),
+            }
+        });
+        context::set_current(&inner, id);
+        Ok(EventLoop { inner })
+    }
+
+    pub(crate) fn core(&self) -> &Core {
+        &self.inner.core
+    }
+
+    /// The loop's time in seconds, on a monotonic clock (asyncio `loop.time()`).
+    pub fn time(&self) -> f64 {
+        nanos_to_secs(self.core().now())
+    }
+
+    /// Schedules `f` for the next iteration; callbacks run in the order
+    /// they were scheduled (asyncio `call_soon`).
+    ///
+    /// Fails with [`Error::Closed`] on a closed loop.
+    #[track_caller]
+    pub fn call_soon<F: FnOnce() + 'static>(&self, f: F) -> Result<Handle> {
+        self.core().call_soon(f, Location::caller())
+    }
+
+    /// Schedules `f` after `delay` (`f64` seconds or `Duration`; negative
+    /// means now). Timers with equal deadlines run in scheduling order.
+    #[track_caller]
+    pub fn call_later<F: FnOnce() + 'static>(
+        &self,
+        delay: impl IntoDelay,
+        f: F,
+    ) -> Result<TimerHandle> {
+        let delay = delay.into_nanos()?;
+        let when = self.core().now().saturating_add(delay);
+        self.core().call_at(when, f, Location::caller())
+    }
+
+    /// Schedules `f` at `when`: loop time in seconds (`lp.time() + 0.2`)
+    /// or an `Instant`.
+    #[track_caller]
+    pub fn call_at<F: FnOnce() + 'static>(
+        &self,
+        when: impl IntoDeadline,
+        f: F,
+    ) -> Result<TimerHandle> {
+        let when = when.into_deadline()?;
+        self.core().call_at(when, f, Location::caller())
+    }
+
+    /// Wraps `fut` in a task scheduled on this loop (`!Send` futures are
+    /// fine). The task starts in the next iteration.
+    pub fn create_task<F>(&self, fut: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let (runnable, task) = task::spawn_local(self.inner.remote.scheduler(), fut);
+        runnable.schedule();
+        task
+    }
+
+    /// Runs the loop until `fut` completes and returns its output.
+    ///
+    /// Fails with [`Error::AlreadyRunning`] inside a running loop,
+    /// [`Error::Closed`] on a closed one, [`Error::StoppedBeforeComplete`]
+    /// if `stop()` ended the loop first, [`Error::Panicked`] if `fut`
+    /// panicked.
+    pub fn run_until_complete<F>(&self, fut: F) -> Result<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.check_can_run()?;
+        let stopper = StopOnDrop(Rc::downgrade(&self.inner));
+        let mut task = self.create_task(async move {
+            let _stop_when_done = stopper;
+            fut.await
+        });
+        self.run_forever()?;
+        if !task.is_done() {
+            return Err(Error::StoppedBeforeComplete);
+        }
+        let waker = futures::task::noop_waker();
+        match std::pin::Pin::new(&mut task).poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(Ok(v)) => Ok(v),
+            Poll::Ready(Err(TaskError::Panicked(m))) => Err(Error::Panicked(m)),
+            Poll::Ready(Err(TaskError::Cancelled)) => Err(Error::Cancelled),
+            Poll::Pending => Err(Error::StoppedBeforeComplete),
+        }
+    }
+
+    fn check_can_run(&self) -> Result<()> {
+        if self.core().is_closed() {
+            return Err(Error::Closed);
+        }
+        if self.core().is_running() {
+            return Err(Error::AlreadyRunning);
+        }
+        Ok(())
+    }
+
+    /// Runs the loop until [`stop`](Self::stop) is called (or the
+    /// application quits). A `stop()` issued before the call makes it run
+    /// one iteration and return, as in asyncio.
+    pub fn run_forever(&self) -> Result<()> {
+        self.check_can_run()?;
+        self.core().set_running(true);
+        self.inner.driver.exec_loop();
+        self.core().set_running(false);
+        Ok(())
+    }
+
+    /// Asks `run_forever` to return once the current iteration completes.
+    pub fn stop(&self) {
+        self.core().stop();
+    }
+
+    /// Whether `run_forever` or `run_until_complete` is running.
+    pub fn is_running(&self) -> bool {
+        self.core().is_running()
+    }
+
+    /// Closes the loop: pending tasks are cancelled (their futures dropped
+    /// here, on the loop thread), queued callbacks and timers are dropped,
+    /// and scheduling fails with [`Error::Closed`] from now on. Idempotent;
+    /// [`Error::AlreadyRunning`] while running.
+    pub fn close(&self) -> Result<()> {
+        if self.core().is_running() {
+            return Err(Error::AlreadyRunning);
+        }
+        if self.core().is_closed() {
+            return Ok(());
+        }
+        let tasks: Vec<_> = self.inner.tasks.borrow().values().cloned().collect();
+        for t in &tasks {
+            t.request_cancel();
+        }
+        self.inner.remote.closed.store(true, Ordering::Release);
+        self.core().close();
+        context::clear_current(self.inner.remote.id);
+        Ok(())
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.core().is_closed()
+    }
+
+    /// A `Send + Sync` handle for other threads.
+    pub fn handle(&self) -> LoopHandle {
+        LoopHandle {
+            remote: self.inner.remote.clone(),
+        }
+    }
+
+    /// Sets the handler that receives panics of callbacks and tasks
+    /// (`None` restores the default, which logs at ERROR). If the handler
+    /// itself panics, the default handler reports both.
+    pub fn set_exception_handler<H>(&self, handler: Option<H>)
+    where
+        H: Fn(&EventLoop, &ExceptionContext) + 'static,
+    {
+        *self.inner.handler.borrow_mut() = handler.map(|h| Rc::new(h) as Rc<HandlerFn>);
+    }
+
+    /// Calls the current exception handler with `ctx`.
+    pub fn call_exception_handler(&self, ctx: ExceptionContext) {
+        self.inner.call_exception_handler(ctx);
+    }
+
+    /// The default exception handler: logs `ctx` at ERROR.
+    pub fn default_exception_handler(&self, ctx: &ExceptionContext) {
+        default_handler(ctx);
+    }
+
+    /// Turns debug mode on or off: slow callbacks are logged at WARN.
+    pub fn set_debug(&self, on: bool) {
+        self.core().set_debug(on);
+    }
+
+    /// Whether debug mode is on.
+    pub fn get_debug(&self) -> bool {
+        self.core().debug()
+    }
+
+    /// Sets the duration above which debug mode reports a callback (100 ms
+    /// by default).
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.core().set_slow_callback_duration(d);
+    }
+
+    /// The slow-callback duration.
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.core().slow_callback_duration()
+    }
+
+    /// The time one Qt wake-up may spend running callbacks before control
+    /// goes back to Qt (3 ms by default).
+    pub fn set_dispatch_budget(&self, d: Duration) {
+        self.core().set_budget(d);
+    }
+
+    /// Snapshots of the tasks that have started and not finished, by id.
+    pub fn all_tasks(&self) -> Vec<TaskInfo> {
+        let mut v: Vec<_> = self
+            .inner
+            .tasks
+            .borrow()
+            .values()
+            .map(|t| t.info())
+            .collect();
+        v.sort_by_key(|t| t.id);
+        v
+    }
+
+    /// Pauses the loop clock (a test clock): time moves only by
+    /// [`advance`](Self::advance), or jumps to the next timer when the loop
+    /// is idle with only timers pending.
+    pub fn pause_clock(&self) {
+        self.core().clock().pause();
+    }
+
+    /// Lets the loop clock run in real time again.
+    pub fn resume_clock(&self) {
+        self.core().clock().resume();
+    }
+
+    /// Moves a paused clock forward by `by`; what becomes due runs in the
+    /// next iteration.
+    pub fn advance(&self, by: Duration) {
+        self.core()
+            .clock()
+            .advance(by.as_nanos().min(u64::MAX as u128) as u64);
+        // Wake the loop so that what became due runs.
+        let _ = self.call_soon(|| {});
+    }
+}
+
+impl std::fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("id", &self.inner.remote.id)
+            .field("core", &self.inner.core)
+            .finish()
+    }
+}
+
+struct StopOnDrop(Weak<LoopInner>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.core.stop();
+        }
+    }
+}
+
+/// The loop of this thread if it is running or running callbacks (asyncio
+/// `get_running_loop`); [`Error::NoRunningLoop`] otherwise.
+pub fn get_running_loop() -> Result<EventLoop> {
+    match context::current() {
+        Some(inner) if inner.core.is_running() || inner.core.is_dispatching() => {
+            Ok(EventLoop { inner })
+        }
+        _ => Err(Error::NoRunningLoop),
+    }
+}
+
+/// This thread's open loop, running or not; [`Error::NoRunningLoop`] if
+/// the thread has none.
+pub fn get_event_loop() -> Result<EventLoop> {
+    match context::current() {
+        Some(inner) if !inner.core.is_closed() => Ok(EventLoop { inner }),
+        _ => Err(Error::NoRunningLoop),
+    }
+}
+
+/// Spawns a `!Send` future on this thread's loop (tokio's `spawn_local`).
+///
+/// # Panics
+/// If this thread has no open [`EventLoop`].
+pub fn spawn_local<F>(fut: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    get_event_loop()
+        .expect("qtloop::spawn_local needs an EventLoop on this thread (EventLoop::new())")
+        .create_task(fut)
+}
+
+/// The task being polled on this thread, if any.
+pub fn current_task() -> Option<TaskInfo> {
+    let id = context::current_task_id()?;
+    let inner = context::current()?;
+    let tasks = inner.tasks.borrow();
+    tasks.get(&id).map(|t| t.info())
+}
+
+/// A handle to a loop for any thread (`Send + Sync + Clone`).
+#[derive(Clone)]
+pub struct LoopHandle {
+    remote: Arc<Remote>,
+}
+
+impl LoopHandle {
+    /// Schedules `f` on the loop from any thread (asyncio
+    /// `call_soon_threadsafe`). A burst of calls wakes the loop once.
+    #[track_caller]
+    pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<Handle> {
+        Core::post_shared(&self.remote.inbox, f, Location::caller())
+    }
+
+    /// Spawns a `Send` future on the loop from any thread.
+    pub fn spawn<F>(&self, fut: F) -> Task<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (runnable, task) = task::spawn_send(self.remote.scheduler(), fut);
+        runnable.schedule();
+        task
+    }
+
+    /// Asks the loop's `run_forever` to return after its current iteration.
+    pub fn stop(&self) {
+        let id = self.remote.id;
+        let _ = self.call_soon_threadsafe(move || {
+            if let Some(inner) = context::current().filter(|_| context::current_id() == id) {
+                inner.core.stop();
+            }
+        });
+    }
+
+    /// Whether the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.remote.closed.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for LoopHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoopHandle")
+            .field("id", &self.remote.id)
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

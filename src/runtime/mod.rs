@@ -1,0 +1,8 @@
+//! The runtime (DESIGN.md floor 3): `EventLoop`, tasks, the exception
+//! handler, and `run`.
+
+pub(crate) mod context;
+pub(crate) mod event_loop;
+pub(crate) mod exception;
+pub(crate) mod run;
+pub(crate) mod task;

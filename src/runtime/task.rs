@@ -1,0 +1,409 @@
+//! Tasks: futures driven by the loop (async-task runnables).
+
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+use pin_project_lite::pin_project;
+
+use super::context;
+use super::exception::ExceptionContext;
+use crate::core::inbox::{Inbox, Posted};
+use crate::error::panic_message;
+
+/// Why a task did not produce its value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskError {
+    /// The task was cancelled (`Task::cancel`, or its loop closed).
+    #[error("the task was cancelled")]
+    Cancelled,
+    /// The task's future panicked; the message is attached.
+    #[error("the task panicked: {0}")]
+    Panicked(String),
+}
+
+/// Where a task is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting to be polled (scheduled or waiting for a wake-up).
+    Pending,
+    /// Being polled right now.
+    Running,
+    /// Finished with a value.
+    Done,
+    /// Cancelled.
+    Cancelled,
+    /// Its future panicked.
+    Panicked,
+}
+
+impl TaskStatus {
+    fn from_u8(v: u8) -> Self {
+        match v {
+            1 => Self::Running,
+            2 => Self::Done,
+            3 => Self::Cancelled,
+            4 => Self::Panicked,
+            _ => Self::Pending,
+        }
+    }
+}
+
+/// A snapshot of a task, from [`crate::current_task`] and `EventLoop::all_tasks`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskInfo {
+    /// Unique in the process.
+    pub id: u64,
+    /// The name given with `Task::set_name`, if any.
+    pub name: Option<String>,
+    /// Its state when the snapshot was taken.
+    pub status: TaskStatus,
+}
+
+pub(crate) struct TaskState {
+    id: u64,
+    name: Mutex<Option<String>>,
+    status: AtomicU8,
+    cancel: AtomicBool,
+    waker: AtomicWaker,
+    detached: AtomicBool,
+    /// A panic nobody has seen yet (reported if the handle is dropped).
+    unretrieved: Mutex<Option<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl TaskState {
+    fn new() -> Arc<Self> {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Arc::new(Self {
+            id: NEXT.fetch_add(1, Ordering::Relaxed),
+            name: Mutex::new(None),
+            status: AtomicU8::new(0),
+            cancel: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+            detached: AtomicBool::new(false),
+            unretrieved: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn info(&self) -> TaskInfo {
+        TaskInfo {
+            id: self.id,
+            name: lock(&self.name).clone(),
+            status: TaskStatus::from_u8(self.status.load(Ordering::Acquire)),
+        }
+    }
+
+    pub(crate) fn request_cancel(&self) {
+        self.cancel.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    fn label(&self) -> String {
+        match &*lock(&self.name) {
+            Some(n) => format!("Task {} ({n})", self.id),
+            None => format!("Task {}", self.id),
+        }
+    }
+}
+
+/// Reports a panic nobody will see to the loop's exception handler.
+fn report_unretrieved(loop_id: u64, state: &TaskState, msg: String) {
+    let ctx = ExceptionContext {
+        message: "Task exception was never retrieved".into(),
+        panic: Some(msg),
+        task: Some(state.label()),
+        ..ExceptionContext::default()
+    };
+    match context::current().filter(|_| context::current_id() == loop_id) {
+        Some(inner) => inner.call_exception_handler(ctx),
+        None => log::error!("{ctx}"),
+    }
+}
+
+pin_project! {
+    /// Wraps a task's future: cancellation, panics, registry, current task.
+    #[project = GuardedProj]
+    pub(crate) struct Guarded<F> {
+        #[pin]
+        fut: Option<F>,
+        state: Arc<TaskState>,
+        loop_id: u64,
+        registered: bool,
+    }
+
+    impl<F> PinnedDrop for Guarded<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            if *this.registered {
+                deregister(*this.loop_id, this.state.id);
+            }
+        }
+    }
+}
+
+fn deregister(loop_id: u64, task_id: u64) {
+    if context::current_id() == loop_id {
+        if let Some(inner) = context::current() {
+            inner.tasks.borrow_mut().remove(&task_id);
+        }
+    }
+}
+
+impl<F: Future> Future for Guarded<F> {
+    type Output = Result<F::Output, TaskError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let state = this.state.clone();
+        if !*this.registered {
+            // First poll, on the loop thread: join the registry and keep the
+            // task's waker (async-task's waker never changes) for cancel().
+            if let Some(inner) = context::current() {
+                inner.tasks.borrow_mut().insert(state.id, state.clone());
+            }
+            *this.registered = true;
+            state.waker.register(cx.waker());
+        }
+        let finish = |this: &mut GuardedProj<'_, F>, status: TaskStatus| {
+            state.status.store(status as u8, Ordering::Release);
+            if *this.registered {
+                *this.registered = false;
+                deregister(*this.loop_id, state.id);
+            }
+        };
+        if state.cancel.load(Ordering::Acquire) {
+            let dropped = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
+            finish(&mut this, TaskStatus::Cancelled);
+            if let Err(p) = dropped {
+                return Poll::Ready(Err(self_panicked(*this.loop_id, &state, p)));
+            }
+            return Poll::Ready(Err(TaskError::Cancelled));
+        }
+        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+            return Poll::Ready(Err(TaskError::Cancelled));
+        };
+        state
+            .status
+            .store(TaskStatus::Running as u8, Ordering::Release);
+        let prev = context::enter_task(Some(state.id));
+        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        context::enter_task(prev);
+        match polled {
+            Ok(Poll::Pending) => {
+                state
+                    .status
+                    .store(TaskStatus::Pending as u8, Ordering::Release);
+                Poll::Pending
+            }
+            Ok(Poll::Ready(v)) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
+                finish(&mut this, TaskStatus::Done);
+                Poll::Ready(Ok(v))
+            }
+            Err(p) => {
+                let _ = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
+                finish(&mut this, TaskStatus::Panicked);
+                Poll::Ready(Err(self_panicked(*this.loop_id, &state, p)))
+            }
+        }
+    }
+}
+
+/// Records a task's panic: reported now if nobody holds the task, else
+/// kept until the handle sees it or is dropped.
+fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Send>) -> TaskError {
+    let msg = panic_message(&*p);
+    if state.detached.load(Ordering::Acquire) {
+        report_unretrieved(loop_id, state, msg.clone());
+    } else {
+        *lock(&state.unretrieved) = Some(msg.clone());
+        if state.detached.load(Ordering::Acquire) {
+            if let Some(m) = lock(&state.unretrieved).take() {
+                report_unretrieved(loop_id, state, m);
+            }
+        }
+    }
+    TaskError::Panicked(msg)
+}
+
+/// Where a task's runnable goes when it is woken.
+#[derive(Clone)]
+pub(crate) struct Scheduler {
+    pub(crate) loop_id: u64,
+    pub(crate) inbox: Arc<Inbox>,
+}
+
+impl Scheduler {
+    fn schedule(&self, r: async_task::Runnable) {
+        if context::current_id() == self.loop_id {
+            if let Some(inner) = context::current() {
+                if !inner.core.is_closed() {
+                    inner.core.schedule_runnable(r);
+                }
+                // A closed loop: dropping the runnable here drops the future
+                // on its own thread.
+                return;
+            }
+        }
+        if let Err(Posted::Task(r)) = self.inbox.post(Posted::Task(r)) {
+            // The loop is closed and this is another thread: a local future
+            // must not be dropped here, so the task is leaked instead.
+            std::mem::forget(r);
+        }
+    }
+}
+
+/// A future running on the loop, like asyncio's `Task` or tokio's
+/// `JoinHandle`.
+///
+/// Awaiting it gives `Ok(value)`, or `Err(TaskError::Cancelled)` /
+/// `Err(TaskError::Panicked(msg))`. Dropping it detaches the task, which
+/// keeps running; a panic that nobody awaits then goes to the loop's
+/// exception handler ("Task exception was never retrieved").
+pub struct Task<T> {
+    raw: Option<async_task::Task<Result<T, TaskError>>>,
+    state: Arc<TaskState>,
+}
+
+impl<T> Task<T> {
+    /// Requests cancellation: the future is dropped at its next poll
+    /// (asyncio raises `CancelledError` at the next `await`), and the task
+    /// ends with `TaskError::Cancelled`. No effect on a finished task.
+    pub fn cancel(&self) {
+        if !self.is_done() {
+            self.state.request_cancel();
+        }
+    }
+
+    /// Whether the task has finished (value, cancellation or panic).
+    pub fn is_done(&self) -> bool {
+        self.raw.as_ref().is_none_or(|r| r.is_finished())
+    }
+
+    /// Whether the task ended by cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        self.status() == TaskStatus::Cancelled
+    }
+
+    /// The task's state now.
+    pub fn status(&self) -> TaskStatus {
+        TaskStatus::from_u8(self.state.status.load(Ordering::Acquire))
+    }
+
+    /// Names the task (shown by `all_tasks` and in error reports).
+    pub fn set_name(&self, name: impl Into<String>) {
+        *lock(&self.state.name) = Some(name.into());
+    }
+
+    /// The task's name, if set.
+    pub fn name(&self) -> Option<String> {
+        lock(&self.state.name).clone()
+    }
+
+    /// The task's unique id.
+    pub fn id(&self) -> u64 {
+        self.state.id
+    }
+
+    /// Lets the task run on without a handle (what dropping does).
+    pub fn detach(self) {}
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, TaskError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let Some(raw) = self.raw.as_mut() else {
+            return Poll::Ready(Err(TaskError::Cancelled));
+        };
+        match Pin::new(raw).poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(r) => {
+                self.raw = None;
+                if r.is_err() {
+                    lock(&self.state.unretrieved).take();
+                }
+                Poll::Ready(r)
+            }
+        }
+    }
+}
+
+impl<T> Drop for Task<T> {
+    fn drop(&mut self) {
+        if let Some(raw) = self.raw.take() {
+            self.state.detached.store(true, Ordering::Release);
+            raw.detach();
+            if let Some(msg) = lock(&self.state.unretrieved).take() {
+                report_unretrieved(context::current_id(), &self.state, msg);
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("id", &self.state.id)
+            .field("name", &self.name())
+            .field("status", &self.status())
+            .finish()
+    }
+}
+
+/// Spawns a `!Send` future on the loop thread.
+pub(crate) fn spawn_local<F>(sched: Scheduler, fut: F) -> (async_task::Runnable, Task<F::Output>)
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let state = TaskState::new();
+    let guarded = Guarded {
+        fut: Some(fut),
+        state: state.clone(),
+        loop_id: sched.loop_id,
+        registered: false,
+    };
+    let (runnable, raw) =
+        async_task::Builder::new().spawn_local(move |_| guarded, move |r| sched.schedule(r));
+    (
+        runnable,
+        Task {
+            raw: Some(raw),
+            state,
+        },
+    )
+}
+
+/// Spawns a `Send` future from any thread.
+pub(crate) fn spawn_send<F>(sched: Scheduler, fut: F) -> (async_task::Runnable, Task<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let state = TaskState::new();
+    let guarded = Guarded {
+        fut: Some(fut),
+        state: state.clone(),
+        loop_id: sched.loop_id,
+        registered: false,
+    };
+    let (runnable, raw) =
+        async_task::Builder::new().spawn(move |_| guarded, move |r| sched.schedule(r));
+    (
+        runnable,
+        Task {
+            raw: Some(raw),
+            state,
+        },
+    )
+}

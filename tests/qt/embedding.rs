@@ -1,0 +1,206 @@
+//! Nested Qt loops, Qt's own exec(), the seed examples.
+
+use std::cell::{Cell, RefCell};
+use std::process::Command;
+use std::rc::Rc;
+use std::time::Duration;
+
+use qtloop::qt::NestedEventLoop;
+use qtloop::EventLoop;
+
+pub const CASES: &[(&str, fn())] = &[
+    (
+        "embedding::nested_qeventloop_in_callback_keeps_timers_firing",
+        nested_qeventloop_in_callback_keeps_timers_firing,
+    ),
+    (
+        "embedding::nested_loop_in_task_runs_other_tasks",
+        nested_loop_in_task_runs_other_tasks,
+    ),
+    (
+        "embedding::process_events_in_callback",
+        process_events_in_callback,
+    ),
+    ("embedding::qt_exec_runs_the_loop", qt_exec_runs_the_loop),
+    (
+        "embedding::seed_examples_print_in_order",
+        seed_examples_print_in_order,
+    ),
+];
+
+fn nested_qeventloop_in_callback_keeps_timers_firing() {
+    let lp = EventLoop::new().unwrap();
+    let trace: Rc<RefCell<Vec<&str>>> = Rc::default();
+    let nested = Rc::new(NestedEventLoop::new());
+    let entered = Rc::new(Cell::new(0));
+    let (t, n, e) = (trace.clone(), nested.clone(), entered.clone());
+    lp.call_soon(move || {
+        e.set(e.get() + 1);
+        t.borrow_mut().push("nest:start");
+        n.exec().unwrap();
+        t.borrow_mut().push("nest:end");
+    })
+    .unwrap();
+    let t = trace.clone();
+    lp.call_soon(move || t.borrow_mut().push("soon")).unwrap();
+    for ms in [5u32, 10, 15] {
+        let t = trace.clone();
+        lp.call_later(ms as f64 / 1000.0, move || t.borrow_mut().push("timer"))
+            .unwrap();
+    }
+    let n = nested.clone();
+    let t = trace.clone();
+    lp.call_later(0.03, move || {
+        t.borrow_mut().push("exit");
+        n.exit();
+    })
+    .unwrap();
+    let l = lp.clone();
+    lp.call_later(0.04, move || l.stop()).unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(entered.get(), 1, "the nested callback is never re-entered");
+    assert_eq!(
+        *trace.borrow(),
+        [
+            "nest:start",
+            "soon",
+            "timer",
+            "timer",
+            "timer",
+            "exit",
+            "nest:end"
+        ]
+    );
+    lp.close().unwrap();
+}
+
+fn nested_loop_in_task_runs_other_tasks() {
+    let lp = EventLoop::new().unwrap();
+    let polls = Rc::new(Cell::new(0));
+    let ticks = Rc::new(Cell::new(0));
+    let nested = Rc::new(NestedEventLoop::new());
+    let (p, n) = (polls.clone(), nested.clone());
+    let modal = lp.create_task(async move {
+        p.set(p.get() + 1);
+        n.exec().unwrap(); // a modal dialog's exec(), inside a task
+        qtloop::sleep(0.001).await.unwrap();
+        p.set(p.get() + 1);
+    });
+    let (tk, n) = (ticks.clone(), nested.clone());
+    let other = lp.create_task(async move {
+        for _ in 0..5 {
+            qtloop::sleep(0.002).await.unwrap();
+            tk.set(tk.get() + 1);
+        }
+        n.exit();
+    });
+    lp.run_until_complete(async move {
+        other.await.unwrap();
+        modal.await.unwrap();
+    })
+    .unwrap();
+    assert_eq!(
+        ticks.get(),
+        5,
+        "the other task ran while the modal was open"
+    );
+    assert_eq!(polls.get(), 2);
+    lp.close().unwrap();
+}
+
+fn process_events_in_callback() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    let l = lp.clone();
+    let out = lp
+        .run_until_complete(async move {
+            l.call_soon(move || r.set(true)).unwrap();
+            // A blocking callback that pumps Qt lets others run meanwhile.
+            for _ in 0..20 {
+                qtloop::qt::process_events(Duration::from_millis(1));
+                if ran.get() {
+                    return true;
+                }
+            }
+            false
+        })
+        .unwrap();
+    assert!(out);
+    lp.close().unwrap();
+}
+
+fn qt_exec_runs_the_loop() {
+    // The loop exists before Qt's own exec() runs; exec() then drives it.
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.call_soon(move || s.borrow_mut().push("callback"))
+        .unwrap();
+    let s = seen.clone();
+    let task = lp.create_task(async move {
+        qtloop::sleep(0.01).await.unwrap();
+        s.borrow_mut().push("task");
+        assert!(qtloop::get_running_loop().is_ok(), "running inside exec()");
+        qtloop::qt::exit(7);
+    });
+    let code = qtloop::qt::exec().unwrap();
+    assert_eq!(code, 7);
+    assert!(task.is_done());
+    assert_eq!(*seen.borrow(), ["callback", "task"]);
+    assert!(
+        !lp.is_running(),
+        "is_running is about run_forever, not exec"
+    );
+    lp.close().unwrap();
+}
+
+fn example(name: &str) -> String {
+    // Examples are built by `cargo test` next to this test binary's folder.
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let out = Command::new(dir.join(name))
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run example {name} in {}: {e}", dir.display()));
+    assert!(
+        out.status.success(),
+        "{name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn seed_examples_print_in_order() {
+    let soon = example("call_soon");
+    assert_eq!(
+        soon,
+        "entering event loop\nregistering callbacks\ncallback invoked with 1 and default\n\
+         callback invoked with 2 and not default\nclosing event loop\n"
+    );
+    let later = example("call_later");
+    assert_eq!(
+        later,
+        "entering event loop\nregistering callbacks\ncallback 3 invoked\ncallback 2 invoked\n\
+         callback 1 invoked\nclosing event loop\n"
+    );
+    let at = example("call_at");
+    let lines: Vec<&str> = at.lines().collect();
+    assert_eq!(lines[0], "entering event loop");
+    assert!(lines[1].starts_with("clock time: "));
+    assert!(lines[2].starts_with("loop time: "));
+    assert_eq!(lines[3], "registering callbacks");
+    let loop_time: f64 = lines[2]["loop time: ".len()..].parse().unwrap();
+    let mut times = vec![];
+    for (line, n) in lines[4..7].iter().zip([3, 2, 1]) {
+        let prefix = format!("callback {n} invoked at ");
+        assert!(line.starts_with(&prefix), "{line}");
+        times.push(line[prefix.len()..].parse::<f64>().unwrap());
+    }
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+    assert!(
+        times[1] - loop_time >= 0.1 && times[2] - loop_time >= 0.2,
+        "{times:?}"
+    );
+    assert_eq!(lines[7], "closing event loop");
+}

@@ -1,0 +1,79 @@
+//! Integration tests on real Qt (`QT_QPA_PLATFORM=offscreen`).
+//!
+//! Qt wants its application object once per process, on the main thread:
+//! this binary has its own `main` (libtest-mimic, `harness = false`) that
+//! runs every case on the main thread, one after the other, each with a
+//! fresh `EventLoop`. `cargo test` and `cargo nextest` both run it.
+
+mod embedding;
+mod scheduling;
+mod tasks;
+
+use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// Log records captured for the assertions (level, message).
+pub fn logs() -> &'static Mutex<Vec<(log::Level, String)>> {
+    static LOGS: OnceLock<Mutex<Vec<(log::Level, String)>>> = OnceLock::new();
+    LOGS.get_or_init(Mutex::default)
+}
+
+struct Capture;
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, r: &log::Record) {
+        logs()
+            .lock()
+            .unwrap()
+            .push((r.level(), r.args().to_string()));
+    }
+    fn flush(&self) {}
+}
+
+/// Takes the captured records.
+pub fn take_logs() -> Vec<(log::Level, String)> {
+    std::mem::take(&mut *logs().lock().unwrap())
+}
+
+type Case = fn();
+
+fn trial(name: &'static str, case: Case) -> Trial {
+    Trial::test(name, move || {
+        take_logs();
+        // A hung case must fail the run, not hang CI.
+        let (done, wait) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if wait.recv_timeout(Duration::from_secs(60)).is_err() {
+                eprintln!("test {name} did not finish within 60 s: aborting");
+                std::process::exit(101);
+            }
+        });
+        let r = std::panic::catch_unwind(case);
+        let _ = done.send(());
+        // Whatever the case left behind, the next one starts with no loop.
+        if let Ok(lp) = qtloop::get_event_loop() {
+            let _ = lp.close();
+        }
+        r.map_err(|p| Failed::from(qtloop::error::panic_message(&*p)))
+    })
+}
+
+fn main() {
+    if std::env::var_os("QT_QPA_PLATFORM").is_none() {
+        std::env::set_var("QT_QPA_PLATFORM", "offscreen");
+    }
+    let _ = log::set_logger(&Capture).map(|()| log::set_max_level(log::LevelFilter::Debug));
+    let mut args = Arguments::from_args();
+    args.test_threads = Some(1); // Qt: everything on the main thread
+    let mut cases: Vec<(&'static str, Case)> = Vec::new();
+    cases.extend(scheduling::CASES);
+    cases.extend(tasks::CASES);
+    cases.extend(embedding::CASES);
+    let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
+    libtest_mimic::run(&args, trials).exit();
+}
