@@ -1,4 +1,43 @@
 //! qtloop: an asyncio-style event loop that runs on Qt's own event loop.
+//!
+//! GUI code, QML, async tasks, timers, periodic jobs and worker threads
+//! share one loop: Qt's. qtloop adds no second loop and no polling thread:
+//! a small QObject receives two kinds of wake-ups from Qt (a posted event,
+//! one precise timer) and a Qt-free core runs asyncio's iteration rule.
+//!
+//! ```
+//! use std::time::Duration;
+//! use qtloop::EventLoop;
+//!
+//! let lp = EventLoop::new()?; // creates a QCoreApplication if there is none
+//! lp.call_later(0.02, || println!("2: call_later(0.02)"))?;
+//! lp.call_soon(|| println!("1: call_soon"))?;
+//!
+//! // Work from another thread comes back through the loop's handle.
+//! let handle = lp.handle();
+//! std::thread::spawn(move || handle.call_soon_threadsafe(|| println!("from a thread")));
+//!
+//! let answer = lp.run_until_complete(async {
+//!     let task = qtloop::spawn_local(async {
+//!         qtloop::sleep(Duration::from_millis(30)).await?;
+//!         Ok::<_, qtloop::Error>(21)
+//!     });
+//!     let slow = qtloop::timeout(0.01, qtloop::sleep(5.0)).await;
+//!     assert!(slow.is_err()); // Elapsed
+//!     Ok::<_, qtloop::Error>(task.await.unwrap()? * 2)
+//! })??;
+//! assert_eq!(answer, 42);
+//! lp.close()?;
+//! # Ok::<(), qtloop::Error>(())
+//! ```
+//!
+//! An application that runs Qt's own `exec()` needs no `run_*` call: once
+//! an [`EventLoop`] exists on a thread, its callbacks and tasks run whenever
+//! that thread's Qt loop runs, nested loops (modal dialogs) included.
+//!
+//! Layers (each only uses the ones above it): [`core`] (Qt-free queues and
+//! the iteration rule), the Qt driver (the only `unsafe` and C++), the
+//! runtime ([`EventLoop`], [`Task`], [`run`]), and [`time`].
 #![warn(missing_docs)]
 
 // cxx-qt-build's generated init code (QML module registration) calls into
@@ -14,7 +53,7 @@ mod runtime;
 pub mod time;
 
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
-pub use crate::core::{Handle, TimerHandle};
+pub use crate::core::{Handle, ThreadsafeHandle, TimerHandle};
 pub use error::{Error, Result};
 pub use runtime::event_loop::{
     current_task, get_event_loop, get_running_loop, spawn_local, EventLoop, LoopHandle,

@@ -201,6 +201,36 @@ impl fmt::Debug for Handle {
     }
 }
 
+/// A callback posted from another thread (`LoopHandle::call_soon_threadsafe`).
+///
+/// Like [`Handle`], but `Send + Sync`: it can be cancelled from any thread.
+#[derive(Clone)]
+pub struct ThreadsafeHandle {
+    pub(crate) entry: Arc<dyn Entry + Send + Sync>,
+}
+
+impl ThreadsafeHandle {
+    /// Cancels the callback: it will not run. Its closure is dropped now.
+    pub fn cancel(&self) {
+        self.entry.cancel();
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(self.entry.state())
+    }
+}
+
+impl fmt::Debug for ThreadsafeHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadsafeHandle")
+            .field("callback", &self.entry.describe())
+            .field("scheduled_at", &self.entry.location())
+            .field("cancelled", &self.cancelled())
+            .finish()
+    }
+}
+
 /// A callback scheduled for a time (asyncio's `TimerHandle`), returned by
 /// `call_later` and `call_at`.
 #[derive(Clone)]

@@ -71,8 +71,4 @@ impl Inbox {
         }
         left
     }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.queue.is_closed()
-    }
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use crate::error::Error;
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
 use handle::{EntryRef, LocalEntry, SharedEntry, SharedTimer};
-pub use handle::{Handle, TimerHandle};
+pub use handle::{Handle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
 use ready::{Ready, ReadyQueue};
@@ -227,14 +227,12 @@ impl Core {
         inbox: &Inbox,
         f: F,
         at: &'static Location<'static>,
-    ) -> Result<Handle, Error> {
+    ) -> Result<ThreadsafeHandle, Error> {
         let entry = SharedEntry::new(f, at);
         inbox
             .post(Posted::Callback(entry.clone()))
             .map_err(|_| Error::Closed)?;
-        Ok(Handle {
-            entry: EntryRef::Shared(entry),
-        })
+        Ok(ThreadsafeHandle { entry })
     }
 
     /// Runs iterations until the ready queue is empty or the time budget is

@@ -6,7 +6,7 @@
 // the Rust wrappers (`LoopDriver` is `!Send` and only used on its thread,
 // `LoopWaker` is internally locked).
 #[cxx::bridge(namespace = "qtloop")]
-pub(crate) mod ffi {
+pub(crate) mod bridge {
     extern "Rust" {
         type DriverSink;
         fn on_tick(self: &DriverSink);
@@ -54,9 +54,9 @@ pub(crate) mod ffi {
 // SAFETY: `LoopWaker` guards its only state (the target pointer) with a
 // mutex, and `QCoreApplication::postEvent` is thread-safe; the driver
 // detaches the waker (under that mutex) before it is destroyed.
-unsafe impl Send for ffi::LoopWaker {}
+unsafe impl Send for bridge::LoopWaker {}
 // SAFETY: as above; every method takes the mutex.
-unsafe impl Sync for ffi::LoopWaker {}
+unsafe impl Sync for bridge::LoopWaker {}
 
 pub(crate) use super::sink::DriverSink;
-pub(crate) use ffi::*;
+pub(crate) use bridge::*;

@@ -16,7 +16,7 @@ use super::exception::ExceptionContext;
 use super::task::{self, Scheduler, Task, TaskError, TaskInfo, TaskState};
 use crate::core::clock::{nanos_to_secs, IntoDeadline, IntoDelay};
 use crate::core::inbox::Inbox;
-use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
+use crate::core::{Core, Driver, Flow, Handle, Hooks, ThreadsafeHandle, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
 use crate::error::{panic_message, Error, Result};
 
@@ -500,7 +500,10 @@ impl LoopHandle {
     /// Schedules `f` on the loop from any thread (asyncio
     /// `call_soon_threadsafe`). A burst of calls wakes the loop once.
     #[track_caller]
-    pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<Handle> {
+    pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(
+        &self,
+        f: F,
+    ) -> Result<ThreadsafeHandle> {
         Core::post_shared(&self.remote.inbox, f, Location::caller())
     }
 

@@ -73,6 +73,10 @@ pub const CASES: &[(&str, fn())] = &[
         loop_handle_stop_and_closed,
     ),
     (
+        "scheduling::threadsafe_handle_cancels_from_any_thread",
+        threadsafe_handle_cancels_from_any_thread,
+    ),
+    (
         "scheduling::debug_mode_warns_about_slow_callbacks",
         debug_mode_warns_about_slow_callbacks,
     ),
@@ -494,5 +498,26 @@ fn flood_keeps_qt_responsive() {
         max_gap < Duration::from_millis(50),
         "the Qt timer's longest gap was {max_gap:?} ({ticks} ticks in {took:?})"
     );
+    lp.close().unwrap();
+}
+
+fn threadsafe_handle_cancels_from_any_thread() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (h, r) = (lp.handle(), ran.clone());
+    let handle = std::thread::spawn(move || {
+        h.call_soon_threadsafe(move || {
+            r.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap()
+    })
+    .join()
+    .unwrap();
+    // Cancelled from yet another thread before the loop ran it.
+    let h2 = handle.clone();
+    std::thread::spawn(move || h2.cancel()).join().unwrap();
+    run_for(&lp, 0.01);
+    assert!(handle.cancelled());
+    assert_eq!(ran.load(Ordering::Relaxed), 0);
     lp.close().unwrap();
 }

@@ -90,8 +90,7 @@ fn cancel_drops_the_future() {
             qtloop::sleep(0.005).await.unwrap();
             assert!(!d.get());
             t.cancel();
-            let r = (&mut Some(t)).take().unwrap().await;
-            r
+            t.await
         })
         .unwrap();
     assert_eq!(r, Err(TaskError::Cancelled));
