@@ -40,6 +40,9 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     , timer_(new QTimer(this))
     , waker_(std::make_shared<LoopWaker>(this))
 {
+    // A thread that Qt did not start (std::thread) has no event dispatcher
+    // until a QEventLoop is created; the timer needs one now.
+    { QEventLoop ensure_dispatcher; }
     timer_->setSingleShot(true);
     timer_->setTimerType(Qt::PreciseTimer);
     QObject::connect(timer_, &QTimer::timeout, this, [this]() { sink_->on_timer(); });

@@ -8,12 +8,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::context;
 use super::exception::ExceptionContext;
-use super::task::{self, Scheduler, Task, TaskError, TaskInfo, TaskState};
+use super::task::{self, Scheduler, Task, TaskInfo, TaskState};
 use crate::core::clock::{nanos_to_secs, IntoDeadline, IntoDelay};
 use crate::core::inbox::Inbox;
 use crate::core::{Core, Driver, Flow, Handle, Hooks, ThreadsafeHandle, TimerHandle};
@@ -99,6 +98,16 @@ impl SinkTarget for LoopInner {
         if self.core.timer_fired() == Flow::Stop {
             self.driver.exit_loop();
         }
+    }
+}
+
+impl Drop for LoopInner {
+    /// A loop dropped without `close()`: refuse further posts, drop what is
+    /// queued, and free the thread for a new loop.
+    fn drop(&mut self) {
+        self.remote.closed.store(true, Ordering::Release);
+        self.core.close();
+        context::clear_current(self.remote.id);
     }
 }
 
@@ -270,15 +279,9 @@ impl EventLoop {
             fut.await
         });
         self.run_forever()?;
-        if !task.is_done() {
-            return Err(Error::StoppedBeforeComplete);
-        }
-        let waker = futures::task::noop_waker();
-        match std::pin::Pin::new(&mut task).poll(&mut Context::from_waker(&waker)) {
-            Poll::Ready(Ok(v)) => Ok(v),
-            Poll::Ready(Err(TaskError::Panicked(m))) => Err(Error::Panicked(m)),
-            Poll::Ready(Err(TaskError::Cancelled)) => Err(Error::Cancelled),
-            Poll::Pending => Err(Error::StoppedBeforeComplete),
+        match task.take_output() {
+            Some(r) => r.map_err(Error::from),
+            None => Err(Error::StoppedBeforeComplete),
         }
     }
 

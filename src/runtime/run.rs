@@ -56,7 +56,10 @@ where
         if opts.keep_running {
             let mut task = lp.create_task(fut);
             lp.run_forever()?;
-            take_output(&mut task)
+            match task.take_output() {
+                Some(r) => r.map_err(Error::from),
+                None => Err(Error::StoppedBeforeComplete),
+            }
         } else {
             lp.run_until_complete(fut)
         }
@@ -102,20 +105,6 @@ fn with_loop<T>(opts: RunOptions, body: impl FnOnce(&EventLoop) -> Result<T>) ->
     result
 }
 
-fn take_output<T>(task: &mut super::task::Task<T>) -> Result<T> {
-    use std::task::{Context, Poll};
-    if !task.is_done() {
-        return Err(Error::StoppedBeforeComplete);
-    }
-    let waker = futures::task::noop_waker();
-    match std::pin::Pin::new(task).poll(&mut Context::from_waker(&waker)) {
-        Poll::Ready(Ok(v)) => Ok(v),
-        Poll::Ready(Err(super::task::TaskError::Panicked(m))) => Err(Error::Panicked(m)),
-        Poll::Ready(Err(super::task::TaskError::Cancelled)) => Err(Error::Cancelled),
-        Poll::Pending => Err(Error::StoppedBeforeComplete),
-    }
-}
-
 /// Turns SIGINT into `stop()` while it lives.
 struct SigintGuard {
     handle: signal_hook::iterator::Handle,
@@ -131,9 +120,16 @@ impl SigintGuard {
         let thread = std::thread::Builder::new()
             .name("qtloop-sigint".into())
             .spawn(move || {
-                for _ in signals.forever() {
-                    log::info!("SIGINT: stopping the event loop");
-                    remote.stop();
+                let mut first = true;
+                for sig in signals.forever() {
+                    if first {
+                        log::info!("SIGINT: stopping the event loop (again to kill)");
+                        remote.stop();
+                        first = false;
+                    } else {
+                        // A second Ctrl+C does what Ctrl+C always does.
+                        let _ = signal_hook::low_level::emulate_default_handler(sig);
+                    }
                 }
             })
             .map_err(|e| Error::Qt(format!("cannot start the SIGINT thread: {e}")))?;

@@ -316,6 +316,28 @@ impl<T> Task<T> {
 
     /// Lets the task run on without a handle (what dropping does).
     pub fn detach(self) {}
+
+    /// The task's output if it has finished (taken: a second call gives
+    /// `None`), without waiting.
+    pub fn take_output(&mut self) -> Option<Result<T, TaskError>> {
+        if !self.raw.as_ref()?.is_finished() {
+            return None;
+        }
+        let waker = futures::task::noop_waker();
+        match Pin::new(self).poll(&mut Context::from_waker(&waker)) {
+            Poll::Ready(r) => Some(r),
+            Poll::Pending => None,
+        }
+    }
+}
+
+impl From<TaskError> for crate::Error {
+    fn from(e: TaskError) -> Self {
+        match e {
+            TaskError::Cancelled => crate::Error::Cancelled,
+            TaskError::Panicked(m) => crate::Error::Panicked(m),
+        }
+    }
 }
 
 impl<T> Future for Task<T> {
@@ -360,21 +382,26 @@ impl<T> fmt::Debug for Task<T> {
     }
 }
 
+fn guarded<F>(sched: &Scheduler, fut: F) -> (Arc<TaskState>, Guarded<F>) {
+    let state = TaskState::new();
+    let g = Guarded {
+        fut: Some(fut),
+        state: state.clone(),
+        loop_id: sched.loop_id,
+        registered: false,
+    };
+    (state, g)
+}
+
 /// Spawns a `!Send` future on the loop thread.
 pub(crate) fn spawn_local<F>(sched: Scheduler, fut: F) -> (async_task::Runnable, Task<F::Output>)
 where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let state = TaskState::new();
-    let guarded = Guarded {
-        fut: Some(fut),
-        state: state.clone(),
-        loop_id: sched.loop_id,
-        registered: false,
-    };
+    let (state, g) = guarded(&sched, fut);
     let (runnable, raw) =
-        async_task::Builder::new().spawn_local(move |_| guarded, move |r| sched.schedule(r));
+        async_task::Builder::new().spawn_local(move |_| g, move |r| sched.schedule(r));
     (
         runnable,
         Task {
@@ -390,15 +417,8 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let state = TaskState::new();
-    let guarded = Guarded {
-        fut: Some(fut),
-        state: state.clone(),
-        loop_id: sched.loop_id,
-        registered: false,
-    };
-    let (runnable, raw) =
-        async_task::Builder::new().spawn(move |_| guarded, move |r| sched.schedule(r));
+    let (state, g) = guarded(&sched, fut);
+    let (runnable, raw) = async_task::Builder::new().spawn(move |_| g, move |r| sched.schedule(r));
     (
         runnable,
         Task {

@@ -8,25 +8,16 @@ use std::time::Duration;
 use qtloop::qt::NestedEventLoop;
 use qtloop::EventLoop;
 
-pub const CASES: &[(&str, fn())] = &[
-    (
-        "embedding::nested_qeventloop_in_callback_keeps_timers_firing",
-        nested_qeventloop_in_callback_keeps_timers_firing,
-    ),
-    (
-        "embedding::nested_loop_in_task_runs_other_tasks",
-        nested_loop_in_task_runs_other_tasks,
-    ),
-    (
-        "embedding::process_events_in_callback",
-        process_events_in_callback,
-    ),
-    ("embedding::qt_exec_runs_the_loop", qt_exec_runs_the_loop),
-    (
-        "embedding::seed_examples_print_in_order",
-        seed_examples_print_in_order,
-    ),
-];
+cases!(embedding:
+    nested_qeventloop_in_callback_keeps_timers_firing,
+    nested_loop_in_task_runs_other_tasks,
+    process_events_in_callback,
+    qt_exec_runs_the_loop,
+    seed_examples_print_in_order,
+    loop_on_a_worker_thread,
+    dropped_loop_refuses_posts,
+    sigint_stops_the_loop_gracefully,
+);
 
 fn nested_qeventloop_in_callback_keeps_timers_firing() {
     let lp = EventLoop::new().unwrap();
@@ -203,4 +194,86 @@ fn seed_examples_print_in_order() {
         "{times:?}"
     );
     assert_eq!(lines[7], "closing event loop");
+}
+
+fn loop_on_a_worker_thread() {
+    // The main thread's loop and a worker thread's loop side by side; the
+    // worker's runs on that thread's own Qt event dispatcher.
+    let main_lp = EventLoop::new().unwrap();
+    let worker = std::thread::spawn(|| {
+        let lp = EventLoop::new().unwrap();
+        let t0 = lp.time();
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let o = order.clone();
+        lp.call_later(0.02, move || o.borrow_mut().push(2)).unwrap();
+        let o = order.clone();
+        lp.call_soon(move || o.borrow_mut().push(1)).unwrap();
+        let got = lp
+            .run_until_complete(async {
+                qtloop::sleep(0.03).await.unwrap();
+                std::thread::current().name().map(str::to_owned)
+            })
+            .unwrap();
+        let took = lp.time() - t0;
+        lp.close().unwrap();
+        let order = order.borrow().clone();
+        (got, order, took)
+    });
+    let (name, order, took) = main_lp
+        .run_until_complete(async move {
+            while !worker.is_finished() {
+                qtloop::sleep(0.005).await.unwrap();
+            }
+            worker.join().unwrap()
+        })
+        .unwrap();
+    assert_eq!(name, None, "ran on the unnamed worker thread");
+    assert_eq!(order, [1, 2]);
+    assert!(took >= 0.03, "{took}");
+    main_lp.close().unwrap();
+}
+
+fn dropped_loop_refuses_posts() {
+    let lp = EventLoop::new().unwrap();
+    let h = lp.handle();
+    drop(lp);
+    assert!(h.is_closed());
+    assert_eq!(
+        h.call_soon_threadsafe(|| {}).unwrap_err(),
+        qtloop::Error::Closed
+    );
+    // The thread is free for a new loop.
+    EventLoop::new().unwrap().close().unwrap();
+}
+
+fn sigint_stops_the_loop_gracefully() {
+    let dropped = Rc::new(Cell::new(false));
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let flag = Flag(dropped.clone());
+    let killer = std::thread::spawn(|| {
+        std::thread::sleep(Duration::from_millis(50));
+        signal_hook::low_level::raise(signal_hook::consts::SIGINT).unwrap();
+    });
+    let r = qtloop::run_with(
+        async move {
+            let _f = flag;
+            // A pending task that must be cancelled, not leaked.
+            qtloop::spawn_local(async { qtloop::sleep(60.0).await }).detach();
+            qtloop::sleep(60.0).await
+        },
+        qtloop::RunOptions {
+            handle_sigint: true,
+            quit_qapp: false,
+            ..qtloop::RunOptions::default()
+        },
+    );
+    killer.join().unwrap();
+    assert_eq!(r, Err(qtloop::Error::StoppedBeforeComplete));
+    assert!(dropped.get(), "the loop was closed and the future dropped");
+    assert!(qtloop::get_event_loop().is_err());
 }

@@ -5,6 +5,15 @@
 //! runs every case on the main thread, one after the other, each with a
 //! fresh `EventLoop`. `cargo test` and `cargo nextest` both run it.
 
+/// `cases!(module: fn_a, fn_b)`: the cases of a module, named `module::fn_a`.
+macro_rules! cases {
+    ($module:ident: $($case:ident),* $(,)?) => {
+        pub const CASES: &[(&str, fn())] = &[
+            $((concat!(stringify!($module), "::", stringify!($case)), $case as fn()),)*
+        ];
+    };
+}
+
 mod embedding;
 mod scheduling;
 mod tasks;
@@ -67,6 +76,9 @@ fn main() {
     if std::env::var_os("QT_QPA_PLATFORM").is_none() {
         std::env::set_var("QT_QPA_PLATFORM", "offscreen");
     }
+    // Many cases panic on purpose; one line each is enough (failures carry
+    // their message in the report).
+    std::panic::set_hook(Box::new(|info| eprintln!("  panic: {info}")));
     let _ = log::set_logger(&Capture).map(|()| log::set_max_level(log::LevelFilter::Debug));
     let mut args = Arguments::from_args();
     args.test_threads = Some(1); // Qt: everything on the main thread

@@ -9,82 +9,28 @@ use std::time::{Duration, Instant};
 
 use qtloop::{Error, EventLoop, ExceptionContext};
 
-pub const CASES: &[(&str, fn())] = &[
-    (
-        "scheduling::fifo_under_100k_callbacks",
-        fifo_under_100k_callbacks,
-    ),
-    (
-        "scheduling::negative_delays_run_by_deadline",
-        negative_delays_run_by_deadline,
-    ),
-    (
-        "scheduling::equal_deadlines_keep_scheduling_order",
-        equal_deadlines_keep_scheduling_order,
-    ),
-    (
-        "scheduling::scheduled_in_iteration_runs_in_next",
-        scheduled_in_iteration_runs_in_next,
-    ),
-    ("scheduling::cancelled_never_run", cancelled_never_run),
-    (
-        "scheduling::timers_fire_on_time_not_early",
-        timers_fire_on_time_not_early,
-    ),
-    (
-        "scheduling::call_at_with_instant_and_loop_time",
-        call_at_with_instant_and_loop_time,
-    ),
-    (
-        "scheduling::invalid_delays_are_errors",
-        invalid_delays_are_errors,
-    ),
-    (
-        "scheduling::stop_before_run_forever_runs_one_iteration",
-        stop_before_run_forever_runs_one_iteration,
-    ),
-    (
-        "scheduling::run_until_complete_nested_is_an_error",
-        run_until_complete_nested_is_an_error,
-    ),
-    (
-        "scheduling::stopped_before_complete_is_an_error",
-        stopped_before_complete_is_an_error,
-    ),
-    (
-        "scheduling::close_is_idempotent_and_refuses_work",
-        close_is_idempotent_and_refuses_work,
-    ),
-    ("scheduling::one_loop_per_thread", one_loop_per_thread),
-    (
-        "scheduling::panicking_callback_reaches_handler",
-        panicking_callback_reaches_handler,
-    ),
-    (
-        "scheduling::broken_handler_falls_back_to_default",
-        broken_handler_falls_back_to_default,
-    ),
-    (
-        "scheduling::threadsafe_from_4_threads_loses_nothing",
-        threadsafe_from_4_threads_loses_nothing,
-    ),
-    (
-        "scheduling::loop_handle_stop_and_closed",
-        loop_handle_stop_and_closed,
-    ),
-    (
-        "scheduling::threadsafe_handle_cancels_from_any_thread",
-        threadsafe_handle_cancels_from_any_thread,
-    ),
-    (
-        "scheduling::debug_mode_warns_about_slow_callbacks",
-        debug_mode_warns_about_slow_callbacks,
-    ),
-    (
-        "scheduling::flood_keeps_qt_responsive",
-        flood_keeps_qt_responsive,
-    ),
-];
+cases!(scheduling:
+    fifo_under_100k_callbacks,
+    negative_delays_run_by_deadline,
+    equal_deadlines_keep_scheduling_order,
+    scheduled_in_iteration_runs_in_next,
+    cancelled_never_run,
+    timers_fire_on_time_not_early,
+    call_at_with_instant_and_loop_time,
+    invalid_delays_are_errors,
+    stop_before_run_forever_runs_one_iteration,
+    run_until_complete_nested_is_an_error,
+    stopped_before_complete_is_an_error,
+    close_is_idempotent_and_refuses_work,
+    one_loop_per_thread,
+    panicking_callback_reaches_handler,
+    broken_handler_falls_back_to_default,
+    threadsafe_from_4_threads_loses_nothing,
+    loop_handle_stop_and_closed,
+    threadsafe_handle_cancels_from_any_thread,
+    debug_mode_warns_about_slow_callbacks,
+    flood_keeps_qt_responsive,
+);
 
 type Trace = Rc<RefCell<Vec<i64>>>;
 

@@ -9,47 +9,20 @@ use qtloop::{
     Error, EventLoop, ExceptionContext, MissedTickBehavior, RunOptions, TaskError, TaskStatus,
 };
 
-pub const CASES: &[(&str, fn())] = &[
-    (
-        "tasks::create_task_and_spawn_local",
-        create_task_and_spawn_local,
-    ),
-    ("tasks::cancel_drops_the_future", cancel_drops_the_future),
-    (
-        "tasks::awaited_panic_is_an_error",
-        awaited_panic_is_an_error,
-    ),
-    (
-        "tasks::detached_panic_reaches_handler",
-        detached_panic_reaches_handler,
-    ),
-    (
-        "tasks::dropping_a_task_detaches_it",
-        dropping_a_task_detaches_it,
-    ),
-    (
-        "tasks::names_all_tasks_current_task",
-        names_all_tasks_current_task,
-    ),
-    (
-        "tasks::spawn_from_another_thread",
-        spawn_from_another_thread,
-    ),
-    (
-        "tasks::close_cancels_pending_tasks",
-        close_cancels_pending_tasks,
-    ),
-    ("tasks::sleep_timeout_and_errors", sleep_timeout_and_errors),
-    (
-        "tasks::paused_clock_runs_10s_of_timers_fast",
-        paused_clock_runs_10s_of_timers_fast,
-    ),
-    (
-        "tasks::interval_missed_tick_behaviours",
-        interval_missed_tick_behaviours,
-    ),
-    ("tasks::run_and_run_with", run_and_run_with),
-];
+cases!(tasks:
+    create_task_and_spawn_local,
+    cancel_drops_the_future,
+    awaited_panic_is_an_error,
+    detached_panic_reaches_handler,
+    dropping_a_task_detaches_it,
+    names_all_tasks_current_task,
+    spawn_from_another_thread,
+    close_cancels_pending_tasks,
+    sleep_timeout_and_errors,
+    paused_clock_runs_10s_of_timers_fast,
+    interval_missed_tick_behaviours,
+    run_and_run_with,
+);
 
 fn create_task_and_spawn_local() {
     let lp = EventLoop::new().unwrap();
