@@ -147,9 +147,20 @@ fn qt_exec_runs_the_loop() {
 }
 
 fn example(name: &str) -> String {
-    // Examples are built by `cargo test` next to this test binary's folder.
+    // `cargo test` builds the examples next to this binary's folder; when
+    // only this test was asked for, build the one we need.
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let dir = profile_dir.join("examples");
+    if !dir.join(name).exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "--example", name]);
+        if profile_dir.ends_with("release") {
+            build.arg("--release");
+        }
+        assert!(build.status().unwrap().success(), "cannot build example {name}");
+    }
     let out = Command::new(dir.join(name))
         .env("QT_QPA_PLATFORM", "offscreen")
         .output()
