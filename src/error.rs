@@ -44,6 +44,15 @@ pub enum Error {
     /// A background task was started twice.
     #[error("the task was already started")]
     AlreadyStarted,
+    /// An argument is out of range (the message says which and why).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// A promise was set twice.
+    #[error("the promise is already set: a promise takes one value, error or cancellation")]
+    PromiseAlreadySet,
+    /// A future finished with an error (libqi's `setError`).
+    #[error("{0}")]
+    Failed(String),
     /// A wait timed out.
     #[error("timed out")]
     Timeout,

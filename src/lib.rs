@@ -48,6 +48,7 @@ use cxx_qt_lib as _;
 pub mod core;
 mod driver;
 pub mod error;
+pub mod executor;
 pub mod qt;
 mod runtime;
 pub mod time;
@@ -55,6 +56,7 @@ pub mod time;
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
 pub use crate::core::{Handle, ThreadsafeHandle, TimerHandle};
 pub use error::{Error, Result};
+pub use executor::{ExecutorFuture, ThreadPoolExecutor};
 pub use runtime::event_loop::{
     current_task, get_event_loop, get_running_loop, spawn_local, EventLoop, LoopHandle,
 };

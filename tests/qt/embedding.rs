@@ -159,7 +159,10 @@ fn example(name: &str) -> String {
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }
-        assert!(build.status().unwrap().success(), "cannot build example {name}");
+        assert!(
+            build.status().unwrap().success(),
+            "cannot build example {name}"
+        );
     }
     let out = Command::new(dir.join(name))
         .env("QT_QPA_PLATFORM", "offscreen")

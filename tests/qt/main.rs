@@ -15,6 +15,7 @@ macro_rules! cases {
 }
 
 mod embedding;
+mod executor;
 mod scheduling;
 mod tasks;
 
@@ -86,6 +87,7 @@ fn main() {
     cases.extend(scheduling::CASES);
     cases.extend(tasks::CASES);
     cases.extend(embedding::CASES);
+    cases.extend(executor::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }
