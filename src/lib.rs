@@ -49,6 +49,7 @@ pub mod core;
 mod driver;
 pub mod error;
 pub mod executor;
+pub mod qi;
 pub mod qt;
 mod runtime;
 pub mod time;

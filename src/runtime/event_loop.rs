@@ -642,6 +642,11 @@ impl LoopHandle {
     pub fn is_closed(&self) -> bool {
         self.remote.closed.load(Ordering::Acquire)
     }
+
+    /// The loop's id (unique in the process).
+    pub(crate) fn id(&self) -> u64 {
+        self.remote.id
+    }
 }
 
 impl std::fmt::Debug for LoopHandle {

@@ -16,6 +16,7 @@ macro_rules! cases {
 
 mod embedding;
 mod executor;
+mod qi;
 mod scheduling;
 mod tasks;
 
@@ -88,6 +89,7 @@ fn main() {
     cases.extend(tasks::CASES);
     cases.extend(embedding::CASES);
     cases.extend(executor::CASES);
+    cases.extend(qi::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -1,0 +1,450 @@
+//! libqi's `Promise` and `Future`: a value, an error or a cancellation that
+//! arrives later, shared by any number of readers.
+
+use std::fmt;
+use std::future::Future as StdFuture;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use crate::core::clock::IntoDelay;
+use crate::error::{panic_message, Error, Result};
+use crate::runtime::context;
+use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+
+/// Where a [`Future`] is (libqi's `FutureState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FutureState {
+    /// Not finished yet.
+    Running,
+    /// Finished by cancellation.
+    Canceled,
+    /// Finished with an error.
+    FinishedWithError,
+    /// Finished with a value.
+    FinishedWithValue,
+}
+
+#[derive(Clone)]
+enum Outcome<T> {
+    Value(T),
+    Error(String),
+    Canceled,
+}
+
+type Callback<T> = Box<dyn FnOnce(&Future<T>) + Send>;
+type OnCancel<T> = Box<dyn FnOnce(&Promise<T>) + Send>;
+
+struct Inner<T: Clone + Send + 'static> {
+    outcome: Option<Outcome<T>>,
+    cancel_requested: bool,
+    on_cancel: Option<OnCancel<T>>,
+    /// Callbacks waiting for the outcome, with the loop to run them on.
+    callbacks: Vec<(Option<LoopHandle>, Callback<T>)>,
+    wakers: Vec<Waker>,
+    promises: usize,
+}
+
+struct Shared<T: Clone + Send + 'static> {
+    inner: Mutex<Inner<T>>,
+    done: Condvar,
+}
+
+impl<T: Clone + Send + 'static> Shared<T> {
+    fn lock(&self) -> MutexGuard<'_, Inner<T>> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The writing end: sets the value, an error or the cancellation, once.
+///
+/// Cloning gives another handle to the same promise. When the last handle is
+/// dropped without an outcome, the future finishes with the error "Promise
+/// broken (all promises are destroyed)", as in libqi.
+pub struct Promise<T: Clone + Send + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Clone + Send + 'static> Promise<T> {
+    /// A promise whose future is running.
+    pub fn new() -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                inner: Mutex::new(Inner {
+                    outcome: None,
+                    cancel_requested: false,
+                    on_cancel: None,
+                    callbacks: Vec::new(),
+                    wakers: Vec::new(),
+                    promises: 1,
+                }),
+                done: Condvar::new(),
+            }),
+        }
+    }
+
+    /// A promise that calls `on_cancel` when its future's `cancel()` is
+    /// called (at most once); `on_cancel` decides, e.g. by calling
+    /// [`set_canceled`](Self::set_canceled).
+    pub fn with_on_cancel(on_cancel: impl FnOnce(&Promise<T>) + Send + 'static) -> Self {
+        let p = Self::new();
+        p.shared.lock().on_cancel = Some(Box::new(on_cancel));
+        p
+    }
+
+    /// The reading end.
+    pub fn future(&self) -> Future<T> {
+        Future {
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Finishes the future with `value`; `Err(Error::PromiseAlreadySet)`
+    /// if it has finished already.
+    pub fn set_value(&self, value: T) -> Result<()> {
+        finish(&self.shared, Outcome::Value(value))
+    }
+
+    /// Finishes the future with an error message.
+    pub fn set_error(&self, message: impl Into<String>) -> Result<()> {
+        finish(&self.shared, Outcome::Error(message.into()))
+    }
+
+    /// Finishes the future as canceled.
+    pub fn set_canceled(&self) -> Result<()> {
+        finish(&self.shared, Outcome::Canceled)
+    }
+
+    /// Whether the future's `cancel()` was called.
+    pub fn is_cancel_requested(&self) -> bool {
+        self.shared.lock().cancel_requested
+    }
+}
+
+impl<T: Clone + Send + 'static> Default for Promise<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Send + 'static> Clone for Promise<T> {
+    fn clone(&self) -> Self {
+        self.shared.lock().promises += 1;
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> Drop for Promise<T> {
+    fn drop(&mut self) {
+        let broken = {
+            let mut inner = self.shared.lock();
+            inner.promises -= 1;
+            inner.promises == 0 && inner.outcome.is_none()
+        };
+        if broken {
+            let _ = finish(
+                &self.shared,
+                Outcome::Error("Promise broken (all promises are destroyed)".into()),
+            );
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> fmt::Debug for Promise<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Promise")
+            .field("state", &self.future().state())
+            .finish()
+    }
+}
+
+fn finish<T: Clone + Send + 'static>(shared: &Arc<Shared<T>>, outcome: Outcome<T>) -> Result<()> {
+    let (callbacks, wakers) = {
+        let mut inner = shared.lock();
+        if inner.outcome.is_some() {
+            return Err(Error::PromiseAlreadySet);
+        }
+        inner.outcome = Some(outcome);
+        inner.on_cancel = None;
+        (
+            std::mem::take(&mut inner.callbacks),
+            std::mem::take(&mut inner.wakers),
+        )
+    };
+    shared.done.notify_all();
+    for w in wakers {
+        w.wake();
+    }
+    let fut = Future {
+        shared: shared.clone(),
+    };
+    for (home, cb) in callbacks {
+        run_callback(home, &fut, cb);
+    }
+    Ok(())
+}
+
+/// Runs a callback on its loop (posted if this is another thread), or here.
+fn run_callback<T: Clone + Send + 'static>(
+    home: Option<LoopHandle>,
+    fut: &Future<T>,
+    cb: Callback<T>,
+) {
+    match home {
+        Some(h) if context::current_id() != h.id() => {
+            let f = fut.clone();
+            if let Err(e) = h.call_soon_threadsafe(move || call_guarded(&f, cb)) {
+                log::error!("qi::Future: a callback's loop is gone ({e}); the callback is dropped");
+            }
+        }
+        _ => call_guarded(fut, cb),
+    }
+}
+
+fn call_guarded<T: Clone + Send + 'static>(fut: &Future<T>, cb: Callback<T>) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(fut))) {
+        let ctx = crate::ExceptionContext {
+            message: "Exception in qi::Future callback".into(),
+            panic: Some(panic_message(&*p)),
+            ..Default::default()
+        };
+        match get_event_loop() {
+            Ok(lp) => lp.call_exception_handler(ctx),
+            Err(_) => log::error!("{ctx}"),
+        }
+    }
+}
+
+/// The reading end of a [`Promise`]: shared (clones read the same outcome),
+/// awaitable (`Result<T>`), and blockable off the loop thread.
+///
+/// ```
+/// use qtloop::qi::{Promise, FutureState};
+/// let p = Promise::new();
+/// let f = p.future();
+/// std::thread::spawn(move || p.set_value(42).unwrap());
+/// assert_eq!(f.value(1.0), Ok(42)); // blocks: fine off the loop thread
+/// assert_eq!(f.wait(0.0), FutureState::FinishedWithValue);
+/// ```
+pub struct Future<T: Clone + Send + 'static> {
+    shared: Arc<Shared<T>>,
+}
+
+impl<T: Clone + Send + 'static> Clone for Future<T> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> Future<T> {
+    /// A future finished with `value`.
+    pub fn from_value(value: T) -> Self {
+        let p = Promise::new();
+        let _ = p.set_value(value);
+        p.future()
+    }
+
+    /// A future finished with an error.
+    pub fn from_error(message: impl Into<String>) -> Self {
+        let p = Promise::new();
+        let _ = p.set_error(message);
+        p.future()
+    }
+
+    fn outcome_result(o: &Outcome<T>) -> Result<T> {
+        match o {
+            Outcome::Value(v) => Ok(v.clone()),
+            Outcome::Error(m) => Err(Error::Failed(m.clone())),
+            Outcome::Canceled => Err(Error::Cancelled),
+        }
+    }
+
+    /// The state now.
+    pub fn state(&self) -> FutureState {
+        match &self.shared.lock().outcome {
+            None => FutureState::Running,
+            Some(Outcome::Value(_)) => FutureState::FinishedWithValue,
+            Some(Outcome::Error(_)) => FutureState::FinishedWithError,
+            Some(Outcome::Canceled) => FutureState::Canceled,
+        }
+    }
+
+    /// Waits up to `timeout` for the outcome and gives the state then
+    /// (`Running` if it timed out). On a thread with an event loop it does
+    /// not block (a wait there could never end): it gives the state now.
+    pub fn wait(&self, timeout: impl IntoDelay) -> FutureState {
+        let _ = self.wait_outcome(timeout);
+        self.state()
+    }
+
+    /// The value: waits up to `timeout`, then `Err(Error::Timeout)`. An
+    /// error gives `Err(Error::Failed(msg))`, a cancellation
+    /// `Err(Error::Cancelled)`. On a thread with an event loop it never
+    /// blocks: an unfinished future gives `Err(Error::WouldDeadlock)` at
+    /// once (await it instead).
+    pub fn value(&self, timeout: impl IntoDelay) -> Result<T> {
+        self.wait_outcome(timeout)
+    }
+
+    fn wait_outcome(&self, timeout: impl IntoDelay) -> Result<T> {
+        let nanos = timeout.into_nanos()?;
+        let mut inner = self.shared.lock();
+        if let Some(o) = &inner.outcome {
+            return Self::outcome_result(o);
+        }
+        if context::current_id() != 0 {
+            return Err(Error::WouldDeadlock);
+        }
+        let deadline = Instant::now() + std::time::Duration::from_nanos(nanos);
+        loop {
+            if let Some(o) = &inner.outcome {
+                return Self::outcome_result(o);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout);
+            }
+            inner = self
+                .shared
+                .done
+                .wait_timeout(inner, deadline - now)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Requests cancellation: the promise's `on_cancel` runs (once), and
+    /// decides. No effect on a finished future.
+    pub fn cancel(&self) {
+        let on_cancel = {
+            let mut inner = self.shared.lock();
+            if inner.outcome.is_some() {
+                return;
+            }
+            inner.cancel_requested = true;
+            inner.on_cancel.take()
+        };
+        if let Some(f) = on_cancel {
+            let p = {
+                self.shared.lock().promises += 1;
+                Promise {
+                    shared: self.shared.clone(),
+                }
+            };
+            f(&p);
+        }
+    }
+
+    /// Whether it finished by cancellation.
+    pub fn is_canceled(&self) -> bool {
+        self.state() == FutureState::Canceled
+    }
+
+    /// Whether it finished (value, error or cancellation).
+    pub fn is_finished(&self) -> bool {
+        self.state() != FutureState::Running
+    }
+
+    /// Whether it finished with an error.
+    pub fn has_error(&self) -> bool {
+        self.state() == FutureState::FinishedWithError
+    }
+
+    /// Whether it finished with a value.
+    pub fn has_value(&self) -> bool {
+        self.state() == FutureState::FinishedWithValue
+    }
+
+    /// The error message, if it finished with an error.
+    pub fn error(&self) -> Option<String> {
+        match &self.shared.lock().outcome {
+            Some(Outcome::Error(m)) => Some(m.clone()),
+            _ => None,
+        }
+    }
+
+    /// Calls `f` with this future once it has finished: on the loop of the
+    /// thread that added it (if it has one), else in the thread that
+    /// finishes the future; at once if it has finished already.
+    pub fn add_callback(&self, f: impl FnOnce(&Future<T>) + Send + 'static) {
+        let home = get_event_loop().ok().map(|lp| lp.handle());
+        let mut inner = self.shared.lock();
+        if inner.outcome.is_none() {
+            inner.callbacks.push((home, Box::new(f)));
+            return;
+        }
+        drop(inner);
+        call_guarded(self, Box::new(f));
+    }
+
+    /// A future of what `f` makes of this one once it has finished (libqi's
+    /// `then`). A panic in `f` becomes an error. Cancelling the new future
+    /// cancels this one.
+    pub fn then<U: Clone + Send + 'static>(
+        &self,
+        f: impl FnOnce(&Future<T>) -> U + Send + 'static,
+    ) -> Future<U> {
+        let src = self.clone();
+        let p = Promise::with_on_cancel(move |_: &Promise<U>| src.cancel());
+        let out = p.future();
+        self.add_callback(move |fut| {
+            let _ = match catch_unwind(AssertUnwindSafe(|| f(fut))) {
+                Ok(u) => p.set_value(u),
+                Err(e) => p.set_error(panic_message(&*e)),
+            };
+        });
+        out
+    }
+
+    /// A future of `f(value)`; errors and cancellation pass through
+    /// (libqi's `andThen`).
+    pub fn and_then<U: Clone + Send + 'static>(
+        &self,
+        f: impl FnOnce(T) -> U + Send + 'static,
+    ) -> Future<U> {
+        let src = self.clone();
+        let p = Promise::with_on_cancel(move |_: &Promise<U>| src.cancel());
+        let out = p.future();
+        self.add_callback(move |fut| {
+            let outcome = fut.shared.lock().outcome.clone();
+            let _ = match outcome {
+                Some(Outcome::Value(v)) => match catch_unwind(AssertUnwindSafe(|| f(v))) {
+                    Ok(u) => p.set_value(u),
+                    Err(e) => p.set_error(panic_message(&*e)),
+                },
+                Some(Outcome::Error(m)) => p.set_error(m),
+                Some(Outcome::Canceled) | None => p.set_canceled(),
+            };
+        });
+        out
+    }
+}
+
+impl<T: Clone + Send + 'static> StdFuture for Future<T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let mut inner = self.shared.lock();
+        if let Some(o) = &inner.outcome {
+            return Poll::Ready(Self::outcome_result(o));
+        }
+        if !inner.wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            inner.wakers.push(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: Clone + Send + 'static> fmt::Debug for Future<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("qi::Future")
+            .field("state", &self.state())
+            .finish()
+    }
+}

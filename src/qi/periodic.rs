@@ -1,0 +1,416 @@
+//! libqi's `PeriodicTask`: a callback called periodically on the loop
+//! thread, with libqi's start/stop/asyncStop semantics and its rough edges
+//! fixed (no drift, defined concurrent start/stop, cancellable trigger).
+
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use crate::core::clock::Nanos;
+use crate::core::handle::SharedTimer;
+use crate::error::{panic_message, Error, Result};
+use crate::runtime::context;
+use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    Stopped,
+    /// A timer (or a request for one) is out.
+    Scheduled,
+    /// The callback is running.
+    Running,
+    /// The callback is running and a stop was requested.
+    Stopping,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum When {
+    Now,
+    After(Nanos),
+    At(Nanos),
+}
+
+struct State {
+    status: Status,
+    /// Bumped by every start, stop and trigger: a timer or schedule request
+    /// of an older generation does nothing (so the last call wins).
+    generation: u64,
+    period: Option<Nanos>,
+    compensate: bool,
+    name: String,
+    home: Option<LoopHandle>,
+    timer: Option<SharedTimer>,
+    in_callback: bool,
+}
+
+type Callback = Mutex<Box<dyn FnMut() + Send>>;
+
+struct Periodic {
+    state: Mutex<State>,
+    changed: Condvar,
+    callback: OnceLock<Callback>,
+}
+
+impl Periodic {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Calls a callback every period on the loop thread (libqi's
+/// `qi::PeriodicTask`). The callback may touch GUI objects' thread-bound
+/// state through the loop; it is never called twice at once.
+///
+/// - `start(immediate)`: no effect if running; an error without callback
+///   or period. `stop()`: when it returns, the callback is not running and
+///   will not be called again; it waits for an in-flight callback, except on
+///   the loop thread (from inside the callback, or while it runs a nested
+///   loop), where waiting could never end. `async_stop()`: the same request
+///   without waiting.
+/// - Without compensation the period counts from the end of a call. With
+///   [`compensate_callback_time`](Self::compensate_callback_time) it counts
+///   from the *planned* start of the previous call, so the schedule never
+///   drifts; a callback longer than the period is called back to back.
+/// - `start`, `stop`, `async_stop` and `trigger` may be called from any
+///   thread at any time: the last call wins.
+/// - A panicking callback stops the task; the panic goes to the loop's
+///   exception handler.
+///
+/// ```
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// let lp = qtloop::EventLoop::new().unwrap();
+/// let task = qtloop::qi::PeriodicTask::new();
+/// let n = Arc::new(AtomicU32::new(0));
+/// let c = n.clone();
+/// task.set_callback(move || { c.fetch_add(1, Ordering::SeqCst); }).unwrap();
+/// task.set_period(Duration::from_millis(5)).unwrap();
+/// task.start(true).unwrap();
+/// lp.run_until_complete(qtloop::sleep(0.052)).unwrap().unwrap();
+/// task.stop();
+/// assert!(n.load(Ordering::SeqCst) >= 5);
+/// lp.close().unwrap();
+/// ```
+pub struct PeriodicTask {
+    inner: Arc<Periodic>,
+}
+
+impl Default for PeriodicTask {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl PeriodicTask {
+    /// A stopped task bound to this thread's loop (or, if this thread has
+    /// none, to the loop of the thread that first calls `start`).
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Periodic {
+                state: Mutex::new(State {
+                    status: Status::Stopped,
+                    generation: 0,
+                    period: None,
+                    compensate: false,
+                    name: String::from("PeriodicTask"),
+                    home: get_event_loop().ok().map(|lp| lp.handle()),
+                    timer: None,
+                    in_callback: false,
+                }),
+                changed: Condvar::new(),
+                callback: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// A stopped task whose callback runs on `home`'s loop.
+    pub fn with_loop(home: LoopHandle) -> Self {
+        let t = Self::new();
+        t.inner.lock().home = Some(home);
+        t
+    }
+
+    /// Sets the callback, once: a second call is `Err(Error::CallbackAlreadySet)`.
+    pub fn set_callback(&self, f: impl FnMut() + Send + 'static) -> Result<()> {
+        self.inner
+            .callback
+            .set(Mutex::new(Box::new(f)))
+            .map_err(|_| Error::CallbackAlreadySet)
+    }
+
+    /// Sets the period in microseconds (libqi's `setUsPeriod`); zero or
+    /// negative is `Err(Error::InvalidPeriod)`. It applies from the next
+    /// scheduling: at once if called from inside the callback.
+    pub fn set_us_period(&self, us: i64) -> Result<()> {
+        if us <= 0 {
+            return Err(Error::InvalidPeriod);
+        }
+        self.inner.lock().period = Some(us as u64 * 1_000);
+        Ok(())
+    }
+
+    /// Sets the period; zero is `Err(Error::InvalidPeriod)`.
+    pub fn set_period(&self, period: Duration) -> Result<()> {
+        let ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+        if ns == 0 {
+            return Err(Error::InvalidPeriod);
+        }
+        self.inner.lock().period = Some(ns);
+        Ok(())
+    }
+
+    /// The period.
+    pub fn period(&self) -> Option<Duration> {
+        self.inner.lock().period.map(Duration::from_nanos)
+    }
+
+    /// Counts the period from the planned start of the previous call
+    /// (`true`) or from the end of it (`false`, the default).
+    pub fn compensate_callback_time(&self, compensate: bool) {
+        self.inner.lock().compensate = compensate;
+    }
+
+    /// Names the task (for logs and error reports).
+    pub fn set_name(&self, name: &str) {
+        name.clone_into(&mut self.inner.lock().name);
+    }
+
+    /// The task's name.
+    pub fn name(&self) -> String {
+        self.inner.lock().name.clone()
+    }
+
+    /// Starts calling the callback every period, the first time at once if
+    /// `immediate`, else after one period. No effect if already running.
+    /// Errors: no callback (`InvalidArgument`), no period (`InvalidPeriod`),
+    /// no event loop to run on (`NoRunningLoop`).
+    pub fn start(&self, immediate: bool) -> Result<()> {
+        if self.inner.callback.get().is_none() {
+            return Err(Error::InvalidArgument(
+                "PeriodicTask::start: no callback (call set_callback first)".into(),
+            ));
+        }
+        let mut st = self.inner.lock();
+        let period = st.period.ok_or(Error::InvalidPeriod)?;
+        if st.home.is_none() {
+            st.home = Some(get_event_loop()?.handle());
+        }
+        match st.status {
+            Status::Scheduled | Status::Running => Ok(()),
+            Status::Stopping => {
+                // A stop is waiting for the callback to return: this start
+                // is the later call, so the task goes on.
+                st.status = Status::Running;
+                Ok(())
+            }
+            Status::Stopped => {
+                st.generation += 1;
+                st.status = Status::Scheduled;
+                let gen = st.generation;
+                let home = st.home.clone();
+                drop(st);
+                let when = if immediate {
+                    When::Now
+                } else {
+                    When::After(period)
+                };
+                schedule(&self.inner, home, gen, when);
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops the task. When it returns, the callback is not running (unless
+    /// this is the loop thread, see the type's docs) and will not be called
+    /// again, unless `start` is called again.
+    pub fn stop(&self) {
+        let home = self.request_stop();
+        let on_loop = home.is_some_and(|h| h.id() == context::current_id());
+        if on_loop {
+            return;
+        }
+        let mut st = self.inner.lock();
+        while st.in_callback {
+            st = self
+                .inner
+                .changed
+                .wait(st)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Requests a stop and returns at once (callable from the callback).
+    pub fn async_stop(&self) {
+        self.request_stop();
+    }
+
+    fn request_stop(&self) -> Option<LoopHandle> {
+        let (timer, home) = {
+            let mut st = self.inner.lock();
+            st.generation += 1;
+            st.status = match st.status {
+                Status::Stopped | Status::Scheduled => Status::Stopped,
+                Status::Running | Status::Stopping => Status::Stopping,
+            };
+            (st.timer.take(), st.home.clone())
+        };
+        if let Some(t) = timer {
+            t.cancel();
+        }
+        self.inner.changed.notify_all();
+        home
+    }
+
+    /// Calls the callback as soon as possible instead of at its next time,
+    /// if the task is waiting for it (no effect while it runs or is stopped).
+    pub fn trigger(&self) {
+        let (timer, home, gen) = {
+            let mut st = self.inner.lock();
+            if st.status != Status::Scheduled {
+                return;
+            }
+            st.generation += 1;
+            (st.timer.take(), st.home.clone(), st.generation)
+        };
+        if let Some(t) = timer {
+            t.cancel();
+        }
+        schedule(&self.inner, home, gen, When::Now);
+    }
+
+    /// Whether the task is started (waiting for its next call or in it).
+    pub fn is_running(&self) -> bool {
+        matches!(
+            self.inner.lock().status,
+            Status::Scheduled | Status::Running
+        )
+    }
+
+    /// Whether the task is stopping or stopped (callable from the callback
+    /// to see whether `stop`/`async_stop` was called).
+    pub fn is_stopping(&self) -> bool {
+        matches!(self.inner.lock().status, Status::Stopping | Status::Stopped)
+    }
+}
+
+impl Drop for PeriodicTask {
+    /// Stops the task (waiting for an in-flight callback off the loop thread).
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl std::fmt::Debug for PeriodicTask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let st = self.inner.lock();
+        f.debug_struct("PeriodicTask")
+            .field("name", &st.name)
+            .field("status", &st.status)
+            .field("period", &st.period.map(Duration::from_nanos))
+            .field("compensate", &st.compensate)
+            .finish()
+    }
+}
+
+/// Arms the next call, on the loop thread (posted there from other threads).
+fn schedule(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
+    let Some(home) = home else { return };
+    if home.id() == context::current_id() {
+        schedule_on_loop(p, gen, when);
+    } else {
+        let p = p.clone();
+        if home
+            .call_soon_threadsafe(move || schedule_on_loop(&p, gen, when))
+            .is_err()
+        {
+            log::warn!("PeriodicTask: its event loop is closed; the task stops");
+        }
+    }
+}
+
+fn schedule_on_loop(p: &Arc<Periodic>, gen: u64, when: When) {
+    let Some(lp) = context::current() else { return };
+    let now = lp.core.now();
+    let at = match when {
+        When::Now => now,
+        When::After(d) => now.saturating_add(d),
+        When::At(t) => t,
+    };
+    let mut st = p.lock();
+    if st.generation != gen || st.status != Status::Scheduled {
+        return; // a later start/stop/trigger took over
+    }
+    let task = p.clone();
+    match lp
+        .core
+        .call_at_shared(at, move || fire(&task, gen, at), Location::caller())
+    {
+        Ok(t) => st.timer = Some(t),
+        Err(_) => {
+            st.status = Status::Stopped;
+            drop(st);
+            p.changed.notify_all();
+        }
+    }
+}
+
+/// A timer fired: run the callback and plan the next call.
+fn fire(p: &Arc<Periodic>, gen: u64, planned: Nanos) {
+    {
+        let mut st = p.lock();
+        if st.generation != gen || st.status != Status::Scheduled {
+            return;
+        }
+        st.status = Status::Running;
+        st.in_callback = true;
+        st.timer = None;
+    }
+    let result = match p.callback.get() {
+        Some(cb) => catch_unwind(AssertUnwindSafe(|| {
+            let mut f = cb.lock().unwrap_or_else(|e| e.into_inner());
+            f()
+        })),
+        None => Ok(()),
+    };
+    let mut st = p.lock();
+    st.in_callback = false;
+    let next = match (&result, st.status) {
+        (Err(_), _) => {
+            st.status = Status::Stopped;
+            st.generation += 1;
+            None
+        }
+        (Ok(()), Status::Running) => {
+            let period = st.period.unwrap_or(1);
+            st.status = Status::Scheduled;
+            let when = if st.compensate {
+                When::At(planned.saturating_add(period))
+            } else {
+                When::After(period)
+            };
+            Some((st.generation, when))
+        }
+        (Ok(()), _) => {
+            st.status = Status::Stopped;
+            None
+        }
+    };
+    let name = st.name.clone();
+    drop(st);
+    p.changed.notify_all();
+    if let Some((gen, when)) = next {
+        schedule_on_loop(p, gen, when);
+    }
+    if let Err(payload) = result {
+        let ctx = crate::ExceptionContext {
+            message: format!("Exception in PeriodicTask {name}; the task is stopped"),
+            panic: Some(panic_message(&*payload)),
+            ..Default::default()
+        };
+        match get_event_loop() {
+            Ok(lp) => lp.call_exception_handler(ctx),
+            Err(_) => log::error!("{ctx}"),
+        }
+    }
+}

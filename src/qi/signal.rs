@@ -1,0 +1,253 @@
+//! libqi's `Signal<T>`: subscribers called with each emitted value, on the
+//! loop thread the signal belongs to.
+
+use std::future::Future as StdFuture;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
+
+use futures::task::AtomicWaker;
+
+use crate::error::panic_message;
+use crate::runtime::context;
+use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+
+/// The id of a connection, for [`Signal::disconnect`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignalLink(pub u64);
+
+type Subscriber<T> = Arc<dyn Fn(&T) + Send + Sync>;
+type OnSubscribers = Arc<dyn Fn(bool) + Send + Sync>;
+
+struct Inner<T> {
+    subscribers: Mutex<Vec<(SignalLink, Subscriber<T>)>>,
+    on_subscribers: Mutex<Option<OnSubscribers>>,
+    next_link: AtomicU64,
+    home: Option<LoopHandle>,
+}
+
+/// A signal: [`connect`](Self::connect) subscribers, [`emit`](Self::emit)
+/// values. Subscribers run on the loop thread of the thread that created the
+/// signal: an emission there calls them at once (like a direct Qt
+/// connection), one from another thread is posted to that loop. A signal
+/// made on a thread without a loop calls subscribers in the emitting thread.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let lp = qtloop::EventLoop::new().unwrap();
+/// let sig = qtloop::qi::Signal::<i32>::new();
+/// let seen = Arc::new(Mutex::new(vec![]));
+/// let s = seen.clone();
+/// let link = sig.connect(move |v| s.lock().unwrap().push(*v));
+/// sig.emit(42);
+/// assert!(sig.disconnect(link));
+/// sig.emit(7);
+/// assert_eq!(*seen.lock().unwrap(), [42]);
+/// lp.close().unwrap();
+/// ```
+pub struct Signal<T: Clone + Send + 'static> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T: Clone + Send + 'static> Clone for Signal<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Clone + Send + 'static> Default for Signal<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<T: Clone + Send + 'static> Signal<T> {
+    /// A signal that belongs to this thread's loop (if it has one).
+    pub fn new() -> Self {
+        Self::with_home(get_event_loop().ok().map(|lp| lp.handle()))
+    }
+
+    /// A signal whose subscribers run on `home`'s loop thread.
+    pub fn with_home(home: Option<LoopHandle>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                subscribers: Mutex::new(Vec::new()),
+                on_subscribers: Mutex::new(None),
+                next_link: AtomicU64::new(1),
+                home,
+            }),
+        }
+    }
+
+    fn subs(&self) -> MutexGuard<'_, Vec<(SignalLink, Subscriber<T>)>> {
+        self.inner
+            .subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn notify_subscribers(&self, any: bool) {
+        let hook = self
+            .inner
+            .on_subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(h) = hook {
+            h(any);
+        }
+    }
+
+    /// Sets a hook called with `true` on the first connection and `false`
+    /// when the last one goes (libqi's `onSubscribers`).
+    pub fn on_subscribers(&self, hook: impl Fn(bool) + Send + Sync + 'static) {
+        *self
+            .inner
+            .on_subscribers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+    }
+
+    /// Connects `f`; returns its link.
+    pub fn connect(&self, f: impl Fn(&T) + Send + Sync + 'static) -> SignalLink {
+        let link = SignalLink(self.inner.next_link.fetch_add(1, Ordering::Relaxed));
+        let first = {
+            let mut subs = self.subs();
+            subs.push((link, Arc::new(f)));
+            subs.len() == 1
+        };
+        if first {
+            self.notify_subscribers(true);
+        }
+        link
+    }
+
+    /// Disconnects a link; returns whether it was connected.
+    pub fn disconnect(&self, link: SignalLink) -> bool {
+        let (found, now_empty) = {
+            let mut subs = self.subs();
+            let before = subs.len();
+            subs.retain(|(l, _)| *l != link);
+            (subs.len() != before, subs.is_empty())
+        };
+        if found && now_empty {
+            self.notify_subscribers(false);
+        }
+        found
+    }
+
+    /// Disconnects every subscriber.
+    pub fn disconnect_all(&self) {
+        let had = !std::mem::take(&mut *self.subs()).is_empty();
+        if had {
+            self.notify_subscribers(false);
+        }
+    }
+
+    /// How many subscribers are connected.
+    pub fn subscriber_count(&self) -> usize {
+        self.subs().len()
+    }
+
+    /// Emits `value` to the subscribers connected now.
+    pub fn emit(&self, value: T) {
+        match &self.inner.home {
+            Some(home) if context::current_id() != home.id() => {
+                let sig = self.clone();
+                if home
+                    .call_soon_threadsafe(move || sig.deliver(&value))
+                    .is_err()
+                {
+                    log::warn!("qi::Signal: emitted after its loop closed; dropped");
+                }
+            }
+            _ => self.deliver(&value),
+        }
+    }
+
+    fn deliver(&self, value: &T) {
+        let subs: Vec<Subscriber<T>> = self.subs().iter().map(|(_, f)| f.clone()).collect();
+        for f in subs {
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(value))) {
+                let ctx = crate::ExceptionContext {
+                    message: "Exception in qi::Signal subscriber".into(),
+                    panic: Some(panic_message(&*p)),
+                    ..Default::default()
+                };
+                match get_event_loop() {
+                    Ok(lp) => lp.call_exception_handler(ctx),
+                    Err(_) => log::error!("{ctx}"),
+                }
+            }
+        }
+    }
+
+    /// The next emitted value (a future; dropping it disconnects).
+    pub fn next(&self) -> Next<T> {
+        Next {
+            signal: self.clone(),
+            slot: Arc::new(NextSlot {
+                value: Mutex::new(None),
+                waker: AtomicWaker::new(),
+            }),
+            link: None,
+        }
+    }
+}
+
+struct NextSlot<T> {
+    value: Mutex<Option<T>>,
+    waker: AtomicWaker,
+}
+
+/// The future of [`Signal::next`].
+pub struct Next<T: Clone + Send + 'static> {
+    signal: Signal<T>,
+    slot: Arc<NextSlot<T>>,
+    link: Option<SignalLink>,
+}
+
+impl<T: Clone + Send + 'static> StdFuture for Next<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        self.slot.waker.register(cx.waker());
+        let got = self
+            .slot
+            .value
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(v) = got {
+            if let Some(link) = self.link.take() {
+                self.signal.disconnect(link);
+            }
+            return Poll::Ready(v);
+        }
+        if self.link.is_none() {
+            let slot = self.slot.clone();
+            let link = self.signal.connect(move |v: &T| {
+                let mut s = slot.value.lock().unwrap_or_else(|e| e.into_inner());
+                if s.is_none() {
+                    *s = Some(v.clone());
+                    drop(s);
+                    slot.waker.wake();
+                }
+            });
+            self.link = Some(link);
+        }
+        Poll::Pending
+    }
+}
+
+impl<T: Clone + Send + 'static> Drop for Next<T> {
+    fn drop(&mut self) {
+        if let Some(link) = self.link.take() {
+            self.signal.disconnect(link);
+        }
+    }
+}

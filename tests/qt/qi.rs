@@ -1,0 +1,633 @@
+//! libqi's toolkit: async_call/async_delay, Promise/Future, Signal,
+//! PeriodicTask (ports of libqi's test_periodictask, test_eventloop's async
+//! tests and the python test_promise/test_signal, plus drift and race tests).
+
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use qtloop::qi::{self, FutureState, PeriodicTask, Promise, Signal};
+use qtloop::{Error, EventLoop, ExceptionContext};
+
+cases!(qi:
+    promise_value_error_and_double_set,
+    broken_promise_is_an_error,
+    cancel_goes_to_the_promise,
+    value_blocks_only_off_the_loop_thread,
+    then_and_then_and_callbacks_on_the_loop,
+    async_delay_gives_a_delayed_value,
+    async_delay_cancel_before_it_fires,
+    async_call_cancel_with_zero_delay,
+    async_call_panic_is_an_error,
+    signal_connect_emit_disconnect,
+    signal_from_another_thread_runs_on_the_loop,
+    periodic_basic_20_calls_with_gaps,
+    periodic_errors,
+    periodic_exception_stops_the_task,
+    periodic_stop_waits_for_the_callback,
+    periodic_stop_from_the_task,
+    periodic_start_is_noop_when_running,
+    periodic_500_start_stop_no_deadlock,
+    periodic_trigger_from_4_threads,
+    periodic_last_call_wins,
+    periodic_period_change_inside_callback,
+    periodic_compensated_does_not_drift,
+);
+
+fn run_for(lp: &EventLoop, secs: f64) {
+    lp.run_until_complete(qtloop::sleep(secs)).unwrap().unwrap();
+}
+
+fn promise_value_error_and_double_set() {
+    let p = Promise::<i32>::new();
+    let f = p.future();
+    assert_eq!(f.state(), FutureState::Running);
+    p.set_value(42).unwrap();
+    assert_eq!(p.set_value(1), Err(Error::PromiseAlreadySet));
+    assert_eq!(p.set_error("late"), Err(Error::PromiseAlreadySet));
+    assert!(f.has_value() && f.is_finished() && !f.has_error());
+    assert_eq!(f.clone().value(0.0), Ok(42), "clones share the outcome");
+    let p = Promise::<i32>::new();
+    p.set_error("it broke").unwrap();
+    let f = p.future();
+    assert!(f.has_error());
+    assert_eq!(f.error().as_deref(), Some("it broke"));
+    assert_eq!(f.value(0.0), Err(Error::Failed("it broke".into())));
+}
+
+fn broken_promise_is_an_error() {
+    let p = Promise::<String>::new();
+    let f = p.future();
+    let p2 = p.clone();
+    drop(p);
+    assert!(!f.is_finished(), "another promise handle is alive");
+    drop(p2);
+    assert_eq!(
+        f.error().as_deref(),
+        Some("Promise broken (all promises are destroyed)")
+    );
+}
+
+fn cancel_goes_to_the_promise() {
+    let asked = Arc::new(AtomicU32::new(0));
+    let a = asked.clone();
+    let p = Promise::<u8>::with_on_cancel(move |p| {
+        a.fetch_add(1, Ordering::SeqCst);
+        assert!(p.is_cancel_requested());
+        p.set_canceled().unwrap();
+    });
+    let f = p.future();
+    f.cancel();
+    f.cancel();
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert!(f.is_canceled());
+    assert_eq!(f.value(0.0), Err(Error::Cancelled));
+    // Without an on_cancel the promise only sees the request.
+    let p = Promise::<u8>::new();
+    p.future().cancel();
+    assert!(p.is_cancel_requested());
+    assert!(!p.future().is_finished());
+    p.set_value(1).unwrap();
+}
+
+fn value_blocks_only_off_the_loop_thread() {
+    let lp = EventLoop::new().unwrap();
+    let p = Promise::<u32>::new();
+    let f = p.future();
+    let t = Instant::now();
+    assert_eq!(f.value(5.0), Err(Error::WouldDeadlock));
+    assert!(t.elapsed() < Duration::from_millis(100), "returned at once");
+    // Off the loop thread: blocks, and times out.
+    let f2 = f.clone();
+    let timed_out = std::thread::spawn(move || f2.value(0.02)).join().unwrap();
+    assert_eq!(timed_out, Err(Error::Timeout));
+    let f3 = f.clone();
+    let waiter = std::thread::spawn(move || (f3.value(5.0), f3.wait(0.0)));
+    std::thread::sleep(Duration::from_millis(20));
+    p.set_value(9).unwrap();
+    assert_eq!(
+        waiter.join().unwrap(),
+        (Ok(9), FutureState::FinishedWithValue)
+    );
+    assert_eq!(
+        f.value(5.0),
+        Ok(9),
+        "a finished future reads on the loop thread too"
+    );
+    lp.close().unwrap();
+}
+
+fn then_and_then_and_callbacks_on_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let loop_thread = std::thread::current().id();
+    let p = Promise::<u32>::new();
+    let f = p.future();
+    let doubled = f.and_then(|v| v * 2);
+    let described = f.then(|fut| format!("{:?}", fut.state()));
+    let ran_on = Arc::new(Mutex::new(None));
+    let r = ran_on.clone();
+    f.add_callback(move |_| *r.lock().unwrap() = Some(std::thread::current().id()));
+    std::thread::spawn(move || p.set_value(21).unwrap());
+    let (d, s) = lp
+        .run_until_complete(async move { (doubled.await, described.await) })
+        .unwrap();
+    assert_eq!(d, Ok(42));
+    assert_eq!(s.as_deref(), Ok("FinishedWithValue"));
+    run_for(&lp, 0.005);
+    assert_eq!(
+        *ran_on.lock().unwrap(),
+        Some(loop_thread),
+        "callback ran on the loop thread"
+    );
+    // Errors pass through and_then; panics in then become errors.
+    let e = qi::Future::<u32>::from_error("bad").and_then(|v| v + 1);
+    assert_eq!(e.error().as_deref(), Some("bad"));
+    let boom = qi::Future::from_value(1u32).then(|_| -> u32 { panic!("in then") });
+    assert_eq!(boom.error().as_deref(), Some("in then"));
+    lp.close().unwrap();
+}
+
+fn async_delay_gives_a_delayed_value() {
+    let lp = EventLoop::new().unwrap();
+    let t0 = lp.time();
+    let f = qi::async_delay(|| "done", 0.05);
+    assert!(!f.is_finished());
+    assert_eq!(lp.run_until_complete(f.clone()).unwrap(), Ok("done"));
+    assert!(lp.time() - t0 >= 0.05);
+    let bad = qi::async_delay(|| 1, f64::NAN);
+    assert!(bad.has_error());
+    lp.close().unwrap();
+    assert!(
+        qi::async_call(|| 1).has_error(),
+        "no loop: an error, not a panic"
+    );
+}
+
+fn async_delay_cancel_before_it_fires() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let f = qi::async_delay(move || r.store(true, Ordering::SeqCst), 0.05);
+    run_for(&lp, 0.01);
+    f.cancel();
+    assert!(f.is_canceled());
+    run_for(&lp, 0.1);
+    assert!(!ran.load(Ordering::SeqCst), "a canceled call never runs");
+    // Once it has run, cancel does nothing.
+    let g = qi::async_delay(|| 5, 0.0);
+    run_for(&lp, 0.01);
+    g.cancel();
+    assert_eq!(g.value(0.0), Ok(5));
+    lp.close().unwrap();
+}
+
+fn async_call_cancel_with_zero_delay() {
+    // libqi cannot cancel qi.async(f) with delay 0; here it can, until it runs.
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let f = qi::async_call(move || r.store(true, Ordering::SeqCst));
+    let f2 = f.clone();
+    std::thread::spawn(move || f2.cancel()).join().unwrap();
+    run_for(&lp, 0.01);
+    assert!(f.is_canceled());
+    assert!(!ran.load(Ordering::SeqCst));
+    lp.close().unwrap();
+}
+
+fn async_call_panic_is_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let f = qi::async_call(|| -> u32 { panic!("qi boom") });
+    let after = qi::async_call(|| 1u32);
+    assert_eq!(
+        lp.run_until_complete(f).unwrap(),
+        Err(Error::Failed("qi boom".into()))
+    );
+    assert_eq!(
+        lp.run_until_complete(after).unwrap(),
+        Ok(1),
+        "the loop goes on"
+    );
+    lp.close().unwrap();
+}
+
+fn signal_connect_emit_disconnect() {
+    let lp = EventLoop::new().unwrap();
+    let sig = Signal::<i32>::new();
+    let subs = Arc::new(Mutex::new(Vec::new()));
+    let s = subs.clone();
+    sig.on_subscribers(move |any| s.lock().unwrap().push(any));
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let (g1, g2) = (got.clone(), got.clone());
+    let a = sig.connect(move |v| g1.lock().unwrap().push(("a", *v)));
+    let b = sig.connect(move |v| g2.lock().unwrap().push(("b", *v)));
+    assert_ne!(a, b);
+    sig.emit(1);
+    assert!(sig.disconnect(a));
+    assert!(!sig.disconnect(a));
+    sig.emit(2);
+    sig.disconnect_all();
+    sig.emit(3);
+    assert_eq!(*got.lock().unwrap(), [("a", 1), ("b", 1), ("b", 2)]);
+    assert_eq!(*subs.lock().unwrap(), [true, false]);
+    // next(): the next emission, then the temporary link is gone.
+    let s2 = sig.clone();
+    lp.call_later(0.01, move || s2.emit(42)).unwrap();
+    assert_eq!(lp.run_until_complete(sig.next()).unwrap(), 42);
+    assert_eq!(sig.subscriber_count(), 0);
+    lp.close().unwrap();
+}
+
+fn signal_from_another_thread_runs_on_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let loop_thread = std::thread::current().id();
+    let sig = Signal::<u32>::new();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s = seen.clone();
+    sig.connect(move |v| s.lock().unwrap().push((*v, std::thread::current().id())));
+    let s2 = sig.clone();
+    std::thread::spawn(move || {
+        for i in 0..100 {
+            s2.emit(i);
+        }
+    })
+    .join()
+    .unwrap();
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "delivered by the loop, not the emitter"
+    );
+    run_for(&lp, 0.01);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 100);
+    assert!(seen
+        .iter()
+        .enumerate()
+        .all(|(i, (v, t))| *v == i as u32 && *t == loop_thread));
+    lp.close().unwrap();
+}
+
+/// libqi test_periodictask "Basic": 20 calls, each gap >= the period
+/// (without compensation the period counts from the end of a call).
+fn periodic_basic_20_calls_with_gaps() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let calls = Arc::new(Mutex::new(Vec::<(Instant, Instant)>::new()));
+    let c = calls.clone();
+    let t = task.clone();
+    task.set_callback(move || {
+        let start = Instant::now();
+        std::thread::sleep(Duration::from_millis(2));
+        let mut c = c.lock().unwrap();
+        c.push((start, Instant::now()));
+        if c.len() == 20 {
+            t.async_stop();
+        }
+    })
+    .unwrap();
+    task.set_us_period(10_000).unwrap();
+    task.start(true).unwrap();
+    assert!(task.is_running());
+    let l = lp.clone();
+    let t2 = task.clone();
+    lp.run_until_complete(async move {
+        while t2.is_running() {
+            qtloop::sleep(0.01).await.unwrap();
+        }
+        drop(l);
+    })
+    .unwrap();
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 20);
+    for w in calls.windows(2) {
+        let gap = w[1].0 - w[0].1;
+        assert!(gap >= Duration::from_millis(10), "gap {gap:?} < period");
+    }
+    assert!(task.is_stopping() && !task.is_running());
+    lp.close().unwrap();
+}
+
+fn periodic_errors() {
+    let lp = EventLoop::new().unwrap();
+    let task = PeriodicTask::new();
+    assert!(matches!(task.start(true), Err(Error::InvalidArgument(_))));
+    task.set_callback(|| {}).unwrap();
+    assert_eq!(task.set_callback(|| {}), Err(Error::CallbackAlreadySet));
+    assert_eq!(task.start(true), Err(Error::InvalidPeriod));
+    assert_eq!(task.set_us_period(0), Err(Error::InvalidPeriod));
+    assert_eq!(task.set_us_period(-5), Err(Error::InvalidPeriod));
+    assert_eq!(task.set_period(Duration::ZERO), Err(Error::InvalidPeriod));
+    task.set_period(Duration::from_millis(1)).unwrap();
+    assert_eq!(task.period(), Some(Duration::from_millis(1)));
+    task.set_name("named");
+    assert_eq!(task.name(), "named");
+    lp.close().unwrap();
+    // No loop to run on.
+    let orphan = std::thread::spawn(|| {
+        let t = PeriodicTask::new();
+        t.set_callback(|| {}).unwrap();
+        t.set_us_period(1000).unwrap();
+        t.start(true)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(orphan, Err(Error::NoRunningLoop));
+}
+
+/// libqi "Exception": a panicking callback stops the task and reaches the
+/// loop's exception handler.
+fn periodic_exception_stops_the_task() {
+    let lp = EventLoop::new().unwrap();
+    let got = Arc::new(Mutex::new(Vec::<ExceptionContext>::new()));
+    let g = got.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, c: &ExceptionContext| {
+        g.lock().unwrap().push(c.clone())
+    }));
+    let task = PeriodicTask::new();
+    task.set_name("crashy");
+    let n = Arc::new(AtomicU32::new(0));
+    let c = n.clone();
+    task.set_callback(move || {
+        if c.fetch_add(1, Ordering::SeqCst) == 2 {
+            panic!("periodic boom");
+        }
+    })
+    .unwrap();
+    task.set_us_period(1000).unwrap();
+    task.start(true).unwrap();
+    run_for(&lp, 0.05);
+    assert_eq!(n.load(Ordering::SeqCst), 3, "stopped at the panic");
+    assert!(!task.is_running());
+    let got = got.lock().unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].panic.as_deref(), Some("periodic boom"));
+    assert!(got[0].message.contains("crashy"));
+    lp.close().unwrap();
+}
+
+/// libqi "Stop": stop() from another thread blocks while a 500 ms callback
+/// runs, and the callback is never called again.
+fn periodic_stop_waits_for_the_callback() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let started = Arc::new(AtomicBool::new(false));
+    let finished = Arc::new(AtomicBool::new(false));
+    let calls = Arc::new(AtomicU32::new(0));
+    let (s, f, c) = (started.clone(), finished.clone(), calls.clone());
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        s.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(500));
+        f.store(true, Ordering::SeqCst);
+    })
+    .unwrap();
+    task.set_us_period(1000).unwrap();
+    task.start(true).unwrap();
+    let (t, s, f) = (task.clone(), started.clone(), finished.clone());
+    let stopper = std::thread::spawn(move || {
+        while !s.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let t0 = Instant::now();
+        t.stop();
+        (t0.elapsed(), f.load(Ordering::SeqCst))
+    });
+    lp.run_until_complete({
+        async move {
+            while !stopper.is_finished() {
+                qtloop::sleep(0.01).await.unwrap();
+            }
+            let (waited, finished_when_stop_returned) = stopper.join().unwrap();
+            assert!(
+                waited >= Duration::from_millis(300),
+                "stop waited {waited:?}"
+            );
+            assert!(finished_when_stop_returned);
+        }
+    })
+    .unwrap();
+    run_for(&lp, 0.05);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "never called again");
+    lp.close().unwrap();
+}
+
+/// libqi "StopFromTask": stop() inside the callback returns at once.
+fn periodic_stop_from_the_task() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let calls = Arc::new(AtomicU32::new(0));
+    let (t, c) = (task.clone(), calls.clone());
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        t.stop(); // must not deadlock
+        assert!(t.is_stopping());
+    })
+    .unwrap();
+    task.set_us_period(1000).unwrap();
+    task.start(true).unwrap();
+    run_for(&lp, 0.05);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert!(!task.is_running());
+    lp.close().unwrap();
+}
+
+/// libqi "StartIsNoop".
+fn periodic_start_is_noop_when_running() {
+    let lp = EventLoop::new().unwrap();
+    let task = PeriodicTask::new();
+    let calls = Arc::new(AtomicU32::new(0));
+    let c = calls.clone();
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    task.set_period(Duration::from_millis(50)).unwrap();
+    task.start(true).unwrap();
+    task.start(true).unwrap();
+    task.start(true).unwrap();
+    run_for(&lp, 0.03);
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "one schedule, not three");
+    task.stop();
+    lp.close().unwrap();
+}
+
+/// libqi "DeadLock": 500 start/stop cycles from another thread.
+fn periodic_500_start_stop_no_deadlock() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    task.set_callback(|| std::thread::sleep(Duration::from_micros(50)))
+        .unwrap();
+    task.set_us_period(100).unwrap();
+    let t = task.clone();
+    let worker = std::thread::spawn(move || {
+        for _ in 0..500 {
+            t.start(true).unwrap();
+            std::thread::sleep(Duration::from_micros(20));
+            t.stop();
+        }
+    });
+    lp.run_until_complete(async move {
+        while !worker.is_finished() {
+            qtloop::sleep(0.001).await.unwrap();
+        }
+        worker.join().unwrap();
+    })
+    .unwrap();
+    assert!(!task.is_running());
+    lp.close().unwrap();
+}
+
+/// libqi "Trigger": 4 threads × 1000 triggers while the task runs.
+fn periodic_trigger_from_4_threads() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    task.set_period(Duration::from_secs(3600)).unwrap();
+    task.start(false).unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let t = task.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    t.trigger();
+                }
+            })
+        })
+        .collect();
+    lp.run_until_complete(async move {
+        for t in threads {
+            while !t.is_finished() {
+                qtloop::sleep(0.001).await.unwrap();
+            }
+        }
+        qtloop::sleep(0.02).await.unwrap();
+    })
+    .unwrap();
+    let n = calls.load(Ordering::SeqCst);
+    assert!((1..=4000).contains(&n), "{n} calls");
+    assert!(task.is_running());
+    task.stop();
+    lp.close().unwrap();
+}
+
+/// Concurrent start/stop is defined: the last call wins.
+fn periodic_last_call_wins() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    task.set_us_period(1000).unwrap();
+    // Racing threads; then a final start from one thread.
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            let t = task.clone();
+            std::thread::spawn(move || {
+                for k in 0..200 {
+                    if (i + k) % 2 == 0 {
+                        t.start(k % 3 == 0).unwrap();
+                    } else {
+                        t.async_stop();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let t = task.clone();
+    std::thread::spawn(move || t.start(true).unwrap())
+        .join()
+        .unwrap();
+    run_for(&lp, 0.03);
+    assert!(task.is_running(), "the last call (start) won");
+    let before = calls.load(Ordering::SeqCst);
+    assert!(before > 0);
+    let t = task.clone();
+    std::thread::spawn(move || t.stop()).join().unwrap();
+    let at_stop = calls.load(Ordering::SeqCst);
+    run_for(&lp, 0.03);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        at_stop,
+        "the last call (stop) won"
+    );
+    assert!(!task.is_running());
+    lp.close().unwrap();
+}
+
+fn periodic_period_change_inside_callback() {
+    let lp = EventLoop::new().unwrap();
+    let task = Arc::new(PeriodicTask::new());
+    let stamps = Arc::new(Mutex::new(Vec::new()));
+    let (t, s) = (task.clone(), stamps.clone());
+    task.set_callback(move || {
+        let mut s = s.lock().unwrap();
+        s.push(Instant::now());
+        if s.len() == 1 {
+            // Applies to the very next scheduling.
+            t.set_period(Duration::from_millis(40)).unwrap();
+        }
+    })
+    .unwrap();
+    task.set_period(Duration::from_millis(5)).unwrap();
+    task.start(true).unwrap();
+    run_for(&lp, 0.06);
+    task.stop();
+    let s = stamps.lock().unwrap();
+    assert!(s.len() >= 2);
+    assert!(
+        s[1] - s[0] >= Duration::from_millis(40),
+        "{:?}",
+        s[1] - s[0]
+    );
+    lp.close().unwrap();
+}
+
+/// A compensated 10 ms task over 2 s is never more than one period behind
+/// its ideal schedule (libqi's compensation drifts; this one does not).
+fn periodic_compensated_does_not_drift() {
+    let lp = EventLoop::new().unwrap();
+    let task = PeriodicTask::new();
+    let starts = Arc::new(Mutex::new(Vec::<Instant>::new()));
+    let s = starts.clone();
+    task.set_callback(move || {
+        s.lock().unwrap().push(Instant::now());
+        std::thread::sleep(Duration::from_millis(3)); // 30% of the period
+    })
+    .unwrap();
+    task.compensate_callback_time(true);
+    task.set_period(Duration::from_millis(10)).unwrap();
+    let t0 = Instant::now();
+    task.start(true).unwrap();
+    let s = starts.clone();
+    lp.run_until_complete(async move {
+        while s.lock().unwrap().len() < 200 {
+            qtloop::sleep(0.01).await.unwrap();
+        }
+    })
+    .unwrap();
+    task.stop();
+    let starts = starts.lock().unwrap();
+    // The k-th call should start at t0 + k * 10 ms; it never lags by more
+    // than one period, and never starts early.
+    let mut worst = Duration::ZERO;
+    for (k, at) in starts.iter().enumerate().take(200) {
+        let ideal = t0 + Duration::from_millis(10 * k as u64);
+        worst = worst.max(at.saturating_duration_since(ideal));
+    }
+    assert!(
+        worst <= Duration::from_millis(10),
+        "the schedule lagged {worst:?} behind the ideal one"
+    );
+    lp.close().unwrap();
+}
