@@ -2,7 +2,10 @@
 //! thread, with libqi's start/stop/asyncStop semantics and its rough edges
 //! fixed (no drift, defined concurrent start/stop, cancellable trigger).
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
@@ -43,12 +46,41 @@ struct State {
     in_callback: bool,
 }
 
-type Callback = Mutex<Box<dyn FnMut() + Send>>;
+enum Callback {
+    /// May be called from any thread (we call it on the loop thread).
+    Send(Mutex<Box<dyn FnMut() + Send>>),
+    /// Lives in its loop thread's [`LOCAL_CALLBACKS`] under this key.
+    Local { key: u64 },
+}
+
+thread_local! {
+    /// `!Send` callbacks of the periodic tasks whose loop is this thread.
+    static LOCAL_CALLBACKS: RefCell<HashMap<u64, Box<dyn FnMut()>>> = RefCell::new(HashMap::new());
+}
 
 struct Periodic {
     state: Mutex<State>,
     changed: Condvar,
     callback: OnceLock<Callback>,
+}
+
+impl Drop for Periodic {
+    fn drop(&mut self) {
+        if let Some(Callback::Local { key }) = self.callback.get() {
+            let key = *key;
+            let home = self.lock().home.clone();
+            match home {
+                Some(h) if h.id() != context::current_id() => {
+                    let _ = h.call_soon_threadsafe(move || remove_local(key));
+                }
+                _ => remove_local(key),
+            }
+        }
+    }
+}
+
+fn remove_local(key: u64) {
+    let _ = LOCAL_CALLBACKS.try_with(|m| m.borrow_mut().remove(&key));
 }
 
 impl Periodic {
@@ -135,8 +167,35 @@ impl PeriodicTask {
     pub fn set_callback(&self, f: impl FnMut() + Send + 'static) -> Result<()> {
         self.inner
             .callback
-            .set(Mutex::new(Box::new(f)))
+            .set(Callback::Send(Mutex::new(Box::new(f))))
             .map_err(|_| Error::CallbackAlreadySet)
+    }
+
+    /// Sets a `!Send` callback (one that holds GUI state, `Rc`s...), once.
+    /// It must be called on the loop thread the task runs on
+    /// (`Err(Error::WrongThread)` otherwise); the task itself can still be
+    /// started and stopped from any thread.
+    pub fn set_callback_local(&self, f: impl FnMut() + 'static) -> Result<()> {
+        let here = context::current_id();
+        {
+            let mut st = self.inner.lock();
+            if st.home.is_none() && here != 0 {
+                st.home = get_event_loop().ok().map(|lp| lp.handle());
+            }
+            if here == 0 || st.home.as_ref().is_none_or(|h| h.id() != here) {
+                return Err(Error::WrongThread(
+                    "set_callback_local must be called on the loop thread the task runs on",
+                ));
+            }
+        }
+        static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .callback
+            .set(Callback::Local { key })
+            .map_err(|_| Error::CallbackAlreadySet)?;
+        LOCAL_CALLBACKS.with(|m| m.borrow_mut().insert(key, Box::new(f)));
+        Ok(())
     }
 
     /// Sets the period in microseconds (libqi's `setUsPeriod`); zero or
@@ -367,10 +426,22 @@ fn fire(p: &Arc<Periodic>, gen: u64, planned: Nanos) {
         st.timer = None;
     }
     let result = match p.callback.get() {
-        Some(cb) => catch_unwind(AssertUnwindSafe(|| {
+        Some(Callback::Send(cb)) => catch_unwind(AssertUnwindSafe(|| {
             let mut f = cb.lock().unwrap_or_else(|e| e.into_inner());
             f()
         })),
+        Some(Callback::Local { key }) => {
+            // Out of the table while it runs: no borrow is held across it.
+            let f = LOCAL_CALLBACKS.with(|m| m.borrow_mut().remove(key));
+            match f {
+                Some(mut f) => {
+                    let r = catch_unwind(AssertUnwindSafe(&mut f));
+                    LOCAL_CALLBACKS.with(|m| m.borrow_mut().insert(*key, f));
+                    r
+                }
+                None => Ok(()),
+            }
+        }
         None => Ok(()),
     };
     let mut st = p.lock();

@@ -32,6 +32,7 @@ cases!(qi:
     periodic_last_call_wins,
     periodic_period_change_inside_callback,
     periodic_compensated_does_not_drift,
+    periodic_local_callback_touches_loop_state,
 );
 
 fn run_for(lp: &EventLoop, secs: f64) {
@@ -629,5 +630,40 @@ fn periodic_compensated_does_not_drift() {
         worst <= Duration::from_millis(10),
         "the schedule lagged {worst:?} behind the ideal one"
     );
+    lp.close().unwrap();
+}
+
+/// A `!Send` callback (GUI-style `Rc` state) on the loop thread; the task
+/// is still controlled from another thread.
+fn periodic_local_callback_touches_loop_state() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let lp = EventLoop::new().unwrap();
+    let label = Rc::new(Cell::new(0u32)); // stands for a GUI object
+    let task = Arc::new(PeriodicTask::new());
+    let l = label.clone();
+    task.set_callback_local(move || l.set(l.get() + 1)).unwrap();
+    assert_eq!(task.set_callback(|| {}), Err(Error::CallbackAlreadySet));
+    task.set_us_period(2000).unwrap();
+    let t = task.clone();
+    std::thread::spawn(move || t.start(true).unwrap())
+        .join()
+        .unwrap();
+    run_for(&lp, 0.03);
+    let t = task.clone();
+    std::thread::spawn(move || t.stop()).join().unwrap();
+    let n = label.get();
+    assert!(n >= 3, "{n} calls");
+    run_for(&lp, 0.01);
+    assert_eq!(label.get(), n);
+    // Off the loop thread it is refused.
+    let other = Arc::new(PeriodicTask::with_loop(lp.handle()));
+    let o = other.clone();
+    let r = std::thread::spawn(move || o.set_callback_local(|| {}))
+        .join()
+        .unwrap();
+    assert!(matches!(r, Err(Error::WrongThread(_))));
+    drop(task);
+    drop(other);
     lp.close().unwrap();
 }
