@@ -53,6 +53,12 @@ pub enum Error {
     /// A future finished with an error (libqi's `setError`).
     #[error("{0}")]
     Failed(String),
+    /// A background task could not be constructed.
+    #[error("the task could not be constructed: {0}")]
+    TaskInit(String),
+    /// A name is taken already.
+    #[error("duplicate name: {0} is taken (names are unique within a registry)")]
+    DuplicateName(String),
     /// A wait timed out.
     #[error("timed out")]
     Timeout,

@@ -45,6 +45,7 @@
 use cxx_qt as _;
 use cxx_qt_lib as _;
 
+pub mod background;
 pub mod core;
 mod driver;
 pub mod error;

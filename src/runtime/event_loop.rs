@@ -644,7 +644,7 @@ impl LoopHandle {
     }
 
     /// The loop's id (unique in the process).
-    pub(crate) fn id(&self) -> u64 {
+    pub fn id(&self) -> u64 {
         self.remote.id
     }
 }

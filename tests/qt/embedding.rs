@@ -17,6 +17,7 @@ cases!(embedding:
     loop_on_a_worker_thread,
     dropped_loop_refuses_posts,
     sigint_stops_the_loop_gracefully,
+    other_examples_run,
 );
 
 fn nested_qeventloop_in_callback_keeps_timers_firing() {
@@ -290,4 +291,32 @@ fn sigint_stops_the_loop_gracefully() {
     assert_eq!(r, Err(qtloop::Error::StoppedBeforeComplete));
     assert!(dropped.get(), "the loop was closed and the future dropped");
     assert!(qtloop::get_event_loop().is_err());
+}
+
+fn other_examples_run() {
+    let demo = example("demo");
+    assert!(demo.contains("call_soon"), "{demo}");
+    assert!(demo.contains("100000 callbacks ran: true"), "{demo}");
+    let periodic = example("periodic");
+    let plain = periodic.lines().filter(|l| l.contains("tick at")).count();
+    assert!(plain >= 7, "{periodic}");
+    assert!(
+        periodic.contains("compensated 1 ms task for 2 s"),
+        "{periodic}"
+    );
+    let monitor = example("instrument_monitor");
+    assert!(
+        monitor.contains("[monitor] new setpoint 1.50 K"),
+        "{monitor}"
+    );
+    assert!(
+        monitor.contains("[monitor] heater off, disconnected"),
+        "{monitor}"
+    );
+    assert!(monitor.contains("monitor ended: Ok(())"), "{monitor}");
+    let samples = monitor
+        .lines()
+        .filter(|l| l.starts_with("[gui] sample"))
+        .count();
+    assert!((10..=20).contains(&samples), "{samples} samples\n{monitor}");
 }

@@ -14,6 +14,7 @@ macro_rules! cases {
     };
 }
 
+mod background;
 mod embedding;
 mod executor;
 mod qi;
@@ -90,6 +91,7 @@ fn main() {
     cases.extend(embedding::CASES);
     cases.extend(executor::CASES);
     cases.extend(qi::CASES);
+    cases.extend(background::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }
