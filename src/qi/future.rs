@@ -13,6 +13,7 @@ use crate::core::clock::IntoDelay;
 use crate::error::{panic_message, Error, Result};
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+use crate::runtime::exception::report_panic;
 
 /// Where a [`Future`] is (libqi's `FutureState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,15 +208,7 @@ fn run_callback<T: Clone + Send + 'static>(
 
 fn call_guarded<T: Clone + Send + 'static>(fut: &Future<T>, cb: Callback<T>) {
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(fut))) {
-        let ctx = crate::ExceptionContext {
-            message: "Exception in qi::Future callback".into(),
-            panic: Some(panic_message(&*p)),
-            ..Default::default()
-        };
-        match get_event_loop() {
-            Ok(lp) => lp.call_exception_handler(ctx),
-            Err(_) => log::error!("{ctx}"),
-        }
+        report_panic("Exception in qi::Future callback", &*p);
     }
 }
 

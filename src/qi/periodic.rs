@@ -11,9 +11,10 @@ use std::time::Duration;
 
 use crate::core::clock::Nanos;
 use crate::core::handle::SharedTimer;
-use crate::error::{panic_message, Error, Result};
+use crate::error::{Error, Result};
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+use crate::runtime::exception::report_panic;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -474,14 +475,9 @@ fn fire(p: &Arc<Periodic>, gen: u64, planned: Nanos) {
         schedule_on_loop(p, gen, when);
     }
     if let Err(payload) = result {
-        let ctx = crate::ExceptionContext {
-            message: format!("Exception in PeriodicTask {name}; the task is stopped"),
-            panic: Some(panic_message(&*payload)),
-            ..Default::default()
-        };
-        match get_event_loop() {
-            Ok(lp) => lp.call_exception_handler(ctx),
-            Err(_) => log::error!("{ctx}"),
-        }
+        report_panic(
+            format!("Exception in PeriodicTask {name}; the task is stopped"),
+            &*payload,
+        );
     }
 }

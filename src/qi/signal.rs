@@ -10,9 +10,9 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 
-use crate::error::panic_message;
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
+use crate::runtime::exception::report_panic;
 
 /// The id of a connection, for [`Signal::disconnect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -173,15 +173,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
         let subs: Vec<Subscriber<T>> = self.subs().iter().map(|(_, f)| f.clone()).collect();
         for f in subs {
             if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(value))) {
-                let ctx = crate::ExceptionContext {
-                    message: "Exception in qi::Signal subscriber".into(),
-                    panic: Some(panic_message(&*p)),
-                    ..Default::default()
-                };
-                match get_event_loop() {
-                    Ok(lp) => lp.call_exception_handler(ctx),
-                    Err(_) => log::error!("{ctx}"),
-                }
+                report_panic("Exception in qi::Signal subscriber", &*p);
             }
         }
     }

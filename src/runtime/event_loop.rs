@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use super::context;
 use super::exception::ExceptionContext;
+pub use super::loop_handle::LoopHandle;
 use super::task::{self, Scheduler, Task, TaskInfo, TaskState};
 use crate::core::clock::{nanos_to_secs, IntoDeadline, IntoDelay};
 use crate::core::inbox::Inbox;
-use crate::core::{Core, Driver, Flow, Handle, Hooks, ThreadsafeHandle, TimerHandle};
+use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
 use crate::error::{panic_message, Error, Result};
-use crate::executor::{ExecutorFuture, ThreadPoolExecutor};
+use crate::executor::ThreadPoolExecutor;
 
 type HandlerFn = dyn Fn(&EventLoop, &ExceptionContext);
 
@@ -28,12 +29,12 @@ pub(crate) struct LoopInner {
     pub(crate) remote: Arc<Remote>,
     handler: RefCell<Option<Rc<HandlerFn>>>,
     pub(crate) tasks: RefCell<HashMap<u64, Arc<TaskState>>>,
-    executor: RefCell<ExecutorSlot>,
+    pub(crate) executor: RefCell<ExecutorSlot>,
     this: Weak<LoopInner>,
 }
 
 /// The default executor: created on first use, refused after shutdown.
-enum ExecutorSlot {
+pub(crate) enum ExecutorSlot {
     Unset,
     Set(ThreadPoolExecutor),
     ShutDown,
@@ -43,7 +44,7 @@ enum ExecutorSlot {
 pub(crate) struct Remote {
     pub(crate) id: u64,
     pub(crate) inbox: Arc<Inbox>,
-    closed: AtomicBool,
+    pub(crate) closed: AtomicBool,
 }
 
 impl Remote {
@@ -355,95 +356,6 @@ impl EventLoop {
         Ok(())
     }
 
-    /// Runs `f` on the default executor (a [`ThreadPoolExecutor`] created
-    /// on first use) and gives its result back on the loop thread.
-    ///
-    /// ```
-    /// let lp = qtloop::EventLoop::new().unwrap();
-    /// let loop_thread = std::thread::current().id();
-    /// let worker = lp
-    ///     .run_until_complete(lp.run_in_executor(|| std::thread::current().id()))
-    ///     .unwrap()
-    ///     .unwrap();
-    /// assert_ne!(worker, loop_thread);
-    /// lp.close().unwrap();
-    /// ```
-    pub fn run_in_executor<T, F>(&self, f: F) -> ExecutorFuture<T>
-    where
-        T: Send + 'static,
-        F: FnOnce() -> T + Send + 'static,
-    {
-        let mut slot = self.inner.executor.borrow_mut();
-        let ex = match &*slot {
-            ExecutorSlot::Set(ex) => ex.clone(),
-            ExecutorSlot::ShutDown => {
-                drop(slot);
-                let dead = ThreadPoolExecutor::new(1).expect("1 is a valid size");
-                dead.shutdown(false, false);
-                return dead.submit(f);
-            }
-            ExecutorSlot::Unset => {
-                let ex = ThreadPoolExecutor::default();
-                *slot = ExecutorSlot::Set(ex.clone());
-                ex
-            }
-        };
-        drop(slot);
-        ex.submit(f)
-    }
-
-    /// Makes `executor` the default for [`run_in_executor`](Self::run_in_executor).
-    /// The previous default is shut down without waiting.
-    pub fn set_default_executor(&self, executor: ThreadPoolExecutor) {
-        let old = self.inner.executor.replace(ExecutorSlot::Set(executor));
-        if let ExecutorSlot::Set(old) = old {
-            old.shutdown(false, false);
-        }
-    }
-
-    /// Shuts the default executor down and waits (without blocking the loop)
-    /// for its running jobs, at most 300 s, as `asyncio.run` does. Later
-    /// `run_in_executor` calls give `Err(Error::ExecutorShutdown)`.
-    pub fn shutdown_default_executor(&self) -> impl Future<Output = Result<()>> + 'static {
-        self.shutdown_default_executor_timeout(Duration::from_secs(300))
-    }
-
-    /// [`shutdown_default_executor`](Self::shutdown_default_executor) with a
-    /// time limit: `Err(Error::Timeout)` (and a warning) if jobs are still
-    /// running then; they are left to finish on their own.
-    pub fn shutdown_default_executor_timeout(
-        &self,
-        timeout: Duration,
-    ) -> impl Future<Output = Result<()>> + 'static {
-        let old = self.inner.executor.replace(ExecutorSlot::ShutDown);
-        async move {
-            let ExecutorSlot::Set(ex) = old else {
-                return Ok(());
-            };
-            ex.shutdown(false, false);
-            let (tx, rx) = futures::channel::oneshot::channel();
-            let joiner = std::thread::Builder::new()
-                .name("qtloop-executor-join".into())
-                .spawn(move || {
-                    ex.join();
-                    let _ = tx.send(());
-                });
-            if joiner.is_err() {
-                return Err(Error::Qt("cannot start the executor join thread".into()));
-            }
-            match crate::time::timeout(timeout, rx).await {
-                Ok(_) => Ok(()),
-                Err(_) => {
-                    log::warn!(
-                        "The executor did not finish joining its threads within {} seconds.",
-                        timeout.as_secs_f64()
-                    );
-                    Err(Error::Timeout)
-                }
-            }
-        }
-    }
-
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
         self.core().is_closed()
@@ -598,62 +510,4 @@ pub fn current_task() -> Option<TaskInfo> {
     let inner = context::current()?;
     let tasks = inner.tasks.borrow();
     tasks.get(&id).map(|t| t.info())
-}
-
-/// A handle to a loop for any thread (`Send + Sync + Clone`).
-#[derive(Clone)]
-pub struct LoopHandle {
-    remote: Arc<Remote>,
-}
-
-impl LoopHandle {
-    /// Schedules `f` on the loop from any thread (asyncio
-    /// `call_soon_threadsafe`). A burst of calls wakes the loop once.
-    #[track_caller]
-    pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(
-        &self,
-        f: F,
-    ) -> Result<ThreadsafeHandle> {
-        Core::post_shared(&self.remote.inbox, f, Location::caller())
-    }
-
-    /// Spawns a `Send` future on the loop from any thread.
-    pub fn spawn<F>(&self, fut: F) -> Task<F::Output>
-    where
-        F: Future + Send + 'static,
-        F::Output: Send + 'static,
-    {
-        let (runnable, task) = task::spawn_send(self.remote.scheduler(), fut);
-        runnable.schedule();
-        task
-    }
-
-    /// Asks the loop's `run_forever` to return after its current iteration.
-    pub fn stop(&self) {
-        let id = self.remote.id;
-        let _ = self.call_soon_threadsafe(move || {
-            if let Some(inner) = context::current().filter(|_| context::current_id() == id) {
-                inner.core.stop();
-            }
-        });
-    }
-
-    /// Whether the loop was closed.
-    pub fn is_closed(&self) -> bool {
-        self.remote.closed.load(Ordering::Acquire)
-    }
-
-    /// The loop's id (unique in the process).
-    pub fn id(&self) -> u64 {
-        self.remote.id
-    }
-}
-
-impl std::fmt::Debug for LoopHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoopHandle")
-            .field("id", &self.remote.id)
-            .field("closed", &self.is_closed())
-            .finish()
-    }
 }

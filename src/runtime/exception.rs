@@ -51,3 +51,22 @@ impl fmt::Display for ExceptionContext {
         Ok(())
     }
 }
+
+/// Hands `ctx` to the exception handler of this thread's loop, or logs it
+/// at ERROR if the thread has none (panics of qi callbacks, signal
+/// subscribers and periodic tasks go through here).
+pub(crate) fn report(ctx: ExceptionContext) {
+    match super::event_loop::get_event_loop() {
+        Ok(lp) => lp.call_exception_handler(ctx),
+        Err(_) => log::error!("{ctx}"),
+    }
+}
+
+/// [`report`] for a panic payload.
+pub(crate) fn report_panic(message: impl Into<String>, payload: &(dyn std::any::Any + Send)) {
+    report(ExceptionContext {
+        message: message.into(),
+        panic: Some(crate::error::panic_message(payload)),
+        ..ExceptionContext::default()
+    });
+}

@@ -4,5 +4,7 @@
 pub(crate) mod context;
 pub(crate) mod event_loop;
 pub(crate) mod exception;
+mod loop_executor;
+pub(crate) mod loop_handle;
 pub(crate) mod run;
 pub(crate) mod task;

@@ -17,6 +17,8 @@ macro_rules! cases {
 mod background;
 mod embedding;
 mod executor;
+mod loop_tasks;
+mod periodic;
 mod qi;
 mod scheduling;
 mod tasks;
@@ -91,7 +93,9 @@ fn main() {
     cases.extend(embedding::CASES);
     cases.extend(executor::CASES);
     cases.extend(qi::CASES);
+    cases.extend(periodic::CASES);
     cases.extend(background::CASES);
+    cases.extend(loop_tasks::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }
