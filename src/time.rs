@@ -285,3 +285,66 @@ impl Stream for Interval {
         Poll::Ready(Some(nanos_to_instant(scheduled)))
     }
 }
+
+fn current_loop() -> Result<std::rc::Rc<crate::runtime::event_loop::LoopInner>> {
+    context::current().ok_or(Error::NoRunningLoop)
+}
+
+/// Pauses this thread's loop clock (a test clock, like tokio's
+/// `time::pause`): `time()` only moves by [`advance`], or jumps to the next
+/// deadline when the loop is idle with only timers pending, so timing tests
+/// are exact and fast. `Err(Error::NoRunningLoop)` without a loop.
+///
+/// ```
+/// let lp = qtloop::EventLoop::new().unwrap();
+/// qtloop::time::pause().unwrap();
+/// let t0 = lp.time();
+/// let wall = std::time::Instant::now();
+/// lp.run_until_complete(qtloop::sleep(3600.0)).unwrap().unwrap(); // an hour...
+/// assert!(wall.elapsed().as_secs() < 5); // ...in no time
+/// assert_eq!(lp.time() - t0, 3600.0);
+/// lp.close().unwrap();
+/// ```
+pub fn pause() -> Result<()> {
+    current_loop()?.core.clock().pause();
+    Ok(())
+}
+
+/// Lets this thread's loop clock follow real time again.
+pub fn resume() -> Result<()> {
+    current_loop()?.core.clock().resume();
+    Ok(())
+}
+
+/// Moves this thread's paused loop clock forward by `by`; what becomes due
+/// runs in the next iteration.
+pub fn advance(by: std::time::Duration) -> Result<()> {
+    crate::EventLoop::from_inner(current_loop()?).advance(by);
+    Ok(())
+}
+
+impl std::fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline())
+            .field("armed", &self.armed.is_some())
+            .finish()
+    }
+}
+
+impl<F> std::fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Timeout")
+            .field("sleep", &self.sleep)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Interval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interval")
+            .field("period", &std::time::Duration::from_nanos(self.period))
+            .field("missed_tick_behavior", &self.missed)
+            .finish()
+    }
+}

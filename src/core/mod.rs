@@ -260,7 +260,8 @@ impl Core {
             }
         }
         self.depth.set(self.depth.get() - 1);
-        self.plan_wakeup();
+        // A loop that is leaving run_forever is not idle: no auto-advance.
+        self.plan_wakeup(flow == Flow::Continue);
         flow
     }
 
@@ -271,7 +272,7 @@ impl Core {
     }
 
     /// Whether an iteration started now would have something to run.
-    fn has_work_now(&self) -> bool {
+    pub(crate) fn has_work_now(&self) -> bool {
         self.iter_end.get().is_some()
             || !self.ready.borrow().is_empty()
             || !self.inbox.is_empty()
@@ -381,7 +382,7 @@ impl Core {
 
     /// Tells the driver what the loop needs next: a tick (work is ready),
     /// the timer (the earliest deadline), or nothing.
-    fn plan_wakeup(&self) {
+    fn plan_wakeup(&self, may_advance: bool) {
         if self.closed.get() {
             return;
         }
@@ -389,7 +390,7 @@ impl Core {
             self.request_tick();
             return;
         }
-        self.plan_timer(true);
+        self.plan_timer(may_advance);
     }
 
     /// Arms the driver's timer for the earliest deadline.
@@ -538,5 +539,7 @@ impl std::fmt::Debug for Core {
 /// Shares a core with the driver callbacks that point back at it.
 pub type CoreRef = Rc<Core>;
 
+#[cfg(test)]
+mod model;
 #[cfg(test)]
 mod tests;

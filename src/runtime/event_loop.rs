@@ -220,6 +220,10 @@ impl EventLoop {
         Ok(EventLoop { inner })
     }
 
+    pub(crate) fn from_inner(inner: Rc<LoopInner>) -> Self {
+        Self { inner }
+    }
+
     pub(crate) fn core(&self) -> &Core {
         &self.inner.core
     }

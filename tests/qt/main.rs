@@ -20,6 +20,7 @@ mod executor;
 mod loop_tasks;
 mod periodic;
 mod qi;
+mod reliability;
 mod scheduling;
 mod tasks;
 
@@ -56,9 +57,13 @@ pub fn take_logs() -> Vec<(log::Level, String)> {
 
 type Case = fn();
 
+/// Panics printed in the current case (many cases panic on purpose).
+static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
 fn trial(name: &'static str, case: Case) -> Trial {
     Trial::test(name, move || {
         take_logs();
+        PANICS.store(0, std::sync::atomic::Ordering::Relaxed);
         // A hung case must fail the run, not hang CI.
         let (done, wait) = mpsc::channel::<()>();
         std::thread::spawn(move || {
@@ -78,12 +83,24 @@ fn trial(name: &'static str, case: Case) -> Trial {
 }
 
 fn main() {
+    // Child processes started by some cases run a scenario and exit.
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("stuck_job") {
+        reliability::stuck_job_child();
+        return;
+    }
     if std::env::var_os("QT_QPA_PLATFORM").is_none() {
         std::env::set_var("QT_QPA_PLATFORM", "offscreen");
     }
     // Many cases panic on purpose; one line each is enough (failures carry
     // their message in the report).
-    std::panic::set_hook(Box::new(|info| eprintln!("  panic: {info}")));
+    std::panic::set_hook(Box::new(|info| {
+        let n = PANICS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if n < 10 {
+            eprintln!("  panic: {info}");
+        } else if n == 10 {
+            eprintln!("  (more panics in this case are not shown)");
+        }
+    }));
     let _ = log::set_logger(&Capture).map(|()| log::set_max_level(log::LevelFilter::Debug));
     let mut args = Arguments::from_args();
     args.test_threads = Some(1); // Qt: everything on the main thread
@@ -96,6 +113,7 @@ fn main() {
     cases.extend(periodic::CASES);
     cases.extend(background::CASES);
     cases.extend(loop_tasks::CASES);
+    cases.extend(reliability::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }
