@@ -11,7 +11,7 @@
 //! it jumps to the next deadline.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::rc::Rc;
 
 use proptest::prelude::*;
@@ -329,8 +329,7 @@ impl Reference {
         if self.iter_end.is_none() {
             self.begin();
         }
-        loop {
-            let Some(end) = self.iter_end else { break };
+        while let Some(end) = self.iter_end {
             let Some(pos) = self.ready.first().map(|r| r.0) else {
                 break;
             };
