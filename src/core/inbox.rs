@@ -2,16 +2,17 @@
 //!
 //! An unbounded MPSC queue (`concurrent-queue`) plus one atomic "wake
 //! pending" flag: the first post of a burst wakes the loop (one Qt event),
-//! the others only push. The loop clears the flag *before* draining, so a
-//! post that lands after the drain sees the flag clear and wakes again: no
-//! wake-up is lost, and a burst of N posts costs one wake-up.
+//! the others only push. The loop clears the flag *before* draining (with a
+//! swap, see `drain`), so a post that lands after the drain sees the flag
+//! clear and wakes again: no wake-up is lost, and a burst of N posts costs
+//! one wake-up. `scripts/loom` checks this on every interleaving.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use concurrent_queue::ConcurrentQueue;
 
 use super::handle::Entry;
+use super::sync::{AtomicBool, Ordering};
 
 /// Wakes the loop from any thread (the Qt driver posts an event).
 pub trait RemoteWake: Send + Sync {
@@ -52,7 +53,12 @@ impl Inbox {
 
     /// Moves everything posted so far to `out` (loop thread only).
     pub(crate) fn drain(&self, mut out: impl FnMut(Posted)) {
-        self.wake_pending.store(false, Ordering::SeqCst);
+        // A read-modify-write, not a store: if it reads a poster's `true`,
+        // it synchronises with that poster, so the pops below see what it
+        // pushed before setting the flag. A plain store reads nothing and
+        // gives no such guarantee: loom found an item left in the queue
+        // with the flag cleared and no wake-up coming.
+        self.wake_pending.swap(false, Ordering::SeqCst);
         while let Ok(item) = self.queue.pop() {
             out(item);
         }
@@ -70,5 +76,100 @@ impl Inbox {
             left.push(item);
         }
         left
+    }
+}
+
+/// loom models of the inbox: `RUSTFLAGS="--cfg loom" cargo test --lib loom`
+/// (`scripts/loom`). Every interleaving of posters and the loop thread.
+#[cfg(all(test, loom))]
+mod loom_tests {
+    use std::panic::Location;
+    use std::sync::atomic::{AtomicUsize, Ordering as StdOrdering};
+
+    use loom::sync::Arc;
+
+    use super::*;
+    use crate::core::handle::SharedEntry;
+
+    struct CountWakes(Arc<loom::sync::atomic::AtomicUsize>);
+    impl RemoteWake for CountWakes {
+        fn wake(&self) {
+            self.0.fetch_add(1, loom::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn post(inbox: &Inbox, ran: &std::sync::Arc<AtomicUsize>) {
+        let r = ran.clone();
+        let e = SharedEntry::new(
+            move || drop(r.fetch_add(1, StdOrdering::SeqCst)),
+            Location::caller(),
+        );
+        assert!(inbox.post(Posted::Callback(e)).is_ok());
+    }
+
+    fn run_all(inbox: &Inbox) -> usize {
+        let mut n = 0;
+        inbox.drain(|p| {
+            if let Posted::Callback(e) = p {
+                e.run();
+                n += 1;
+            }
+        });
+        n
+    }
+
+    /// Two posters and the loop thread draining concurrently: each item is
+    /// run exactly once, and whatever is left after the loop's last drain
+    /// has a wake-up pending (the loop will come back for it).
+    #[test]
+    fn no_lost_wakeup_no_double_dispatch() {
+        loom::model(|| {
+            let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+            let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
+            let ran = std::sync::Arc::new(AtomicUsize::new(0));
+            let posters: Vec<_> = (0..2)
+                .map(|_| {
+                    let (inbox, ran) = (inbox.clone(), ran.clone());
+                    loom::thread::spawn(move || post(&inbox, &ran))
+                })
+                .collect();
+            let drained_early = run_all(&inbox);
+            for p in posters {
+                p.join().unwrap();
+            }
+            let left = !inbox.queue.is_empty();
+            if left {
+                assert!(
+                    inbox.wake_pending.load(Ordering::SeqCst)
+                        && wakes.load(loom::sync::atomic::Ordering::SeqCst) > 0,
+                    "items left without a pending wake-up"
+                );
+            }
+            let drained_late = run_all(&inbox);
+            assert_eq!(drained_early + drained_late, 2);
+            assert_eq!(
+                ran.load(StdOrdering::SeqCst),
+                2,
+                "each item ran exactly once"
+            );
+        });
+    }
+
+    /// A burst wakes the loop once: two posts before any drain, one wake.
+    #[test]
+    fn a_burst_wakes_once() {
+        loom::model(|| {
+            let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+            let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
+            let ran = std::sync::Arc::new(AtomicUsize::new(0));
+            let t = {
+                let (inbox, ran) = (inbox.clone(), ran.clone());
+                loom::thread::spawn(move || post(&inbox, &ran))
+            };
+            post(&inbox, &ran);
+            t.join().unwrap();
+            assert_eq!(wakes.load(loom::sync::atomic::Ordering::SeqCst), 1);
+            assert_eq!(run_all(&inbox), 2);
+        });
     }
 }
