@@ -1,7 +1,7 @@
 //! QMI's background tasks (seed 004): user code in its own thread with
 //! settings, status, stop requests, interruptible sleep, `join`, and loop
 //! tasks with missed-loop policies. Settings and status updates reach the
-//! loop thread as [`qi::Signal`](crate::qi::Signal)s.
+//! loop thread as [`qi::Signal`]s.
 //!
 //! ```
 //! use std::time::Duration;

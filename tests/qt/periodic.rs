@@ -8,6 +8,18 @@ use std::time::{Duration, Instant};
 use qtloop::qi::PeriodicTask;
 use qtloop::{Error, EventLoop, ExceptionContext};
 
+/// A task whose callback counts its calls.
+fn counting_task() -> (Arc<PeriodicTask>, Arc<AtomicUsize>) {
+    let task = Arc::new(PeriodicTask::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    task.set_callback(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+    })
+    .unwrap();
+    (task, calls)
+}
+
 fn run_for(lp: &EventLoop, secs: f64) {
     lp.run_until_complete(qtloop::sleep(secs)).unwrap().unwrap();
 }
@@ -240,13 +252,7 @@ fn periodic_500_start_stop_no_deadlock() {
 /// libqi "Trigger": 4 threads × 1000 triggers while the task runs.
 fn periodic_trigger_from_4_threads() {
     let lp = EventLoop::new().unwrap();
-    let task = Arc::new(PeriodicTask::new());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    task.set_callback(move || {
-        c.fetch_add(1, Ordering::SeqCst);
-    })
-    .unwrap();
+    let (task, calls) = counting_task();
     task.set_period(Duration::from_secs(3600)).unwrap();
     task.start(false).unwrap();
     let threads: Vec<_> = (0..4)
@@ -278,13 +284,7 @@ fn periodic_trigger_from_4_threads() {
 /// Concurrent start/stop is defined: the last call wins.
 fn periodic_last_call_wins() {
     let lp = EventLoop::new().unwrap();
-    let task = Arc::new(PeriodicTask::new());
-    let calls = Arc::new(AtomicUsize::new(0));
-    let c = calls.clone();
-    task.set_callback(move || {
-        c.fetch_add(1, Ordering::SeqCst);
-    })
-    .unwrap();
+    let (task, calls) = counting_task();
     task.set_us_period(1000).unwrap();
     // Racing threads; then a final start from one thread.
     let threads: Vec<_> = (0..4)
