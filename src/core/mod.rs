@@ -11,7 +11,7 @@ pub mod clock;
 pub(crate) mod handle;
 pub(crate) mod inbox;
 pub(crate) mod ready;
-mod sync;
+pub(crate) mod sync;
 pub(crate) mod timers;
 
 use std::any::Any;

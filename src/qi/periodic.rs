@@ -6,11 +6,12 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::core::clock::Nanos;
 use crate::core::handle::SharedTimer;
+use crate::core::sync::{Condvar, Mutex, MutexGuard};
 use crate::error::{Error, Result};
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
@@ -49,7 +50,7 @@ struct State {
 
 enum Callback {
     /// May be called from any thread (we call it on the loop thread).
-    Send(Mutex<Box<dyn FnMut() + Send>>),
+    Send(std::sync::Mutex<Box<dyn FnMut() + Send>>),
     /// Lives in its loop thread's [`LOCAL_CALLBACKS`] under this key.
     Local { key: u64 },
 }
@@ -63,6 +64,10 @@ struct Periodic {
     state: Mutex<State>,
     changed: Condvar,
     callback: OnceLock<Callback>,
+    /// Under loom there is no Qt loop: schedule requests queue here and a
+    /// model thread plays the loop (see `loom_tests`).
+    #[cfg(loom)]
+    requests: Mutex<Vec<(u64, When)>>,
 }
 
 impl Drop for Periodic {
@@ -153,6 +158,8 @@ impl PeriodicTask {
                 }),
                 changed: Condvar::new(),
                 callback: OnceLock::new(),
+                #[cfg(loom)]
+                requests: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -168,7 +175,7 @@ impl PeriodicTask {
     pub fn set_callback(&self, f: impl FnMut() + Send + 'static) -> Result<()> {
         self.inner
             .callback
-            .set(Callback::Send(Mutex::new(Box::new(f))))
+            .set(Callback::Send(std::sync::Mutex::new(Box::new(f))))
             .map_err(|_| Error::CallbackAlreadySet)
     }
 
@@ -253,6 +260,7 @@ impl PeriodicTask {
         }
         let mut st = self.inner.lock();
         let period = st.period.ok_or(Error::InvalidPeriod)?;
+        #[cfg(not(loom))]
         if st.home.is_none() {
             st.home = Some(get_event_loop()?.handle());
         }
@@ -375,6 +383,17 @@ impl std::fmt::Debug for PeriodicTask {
 
 /// Arms the next call, on the loop thread (posted there from other threads).
 fn schedule(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
+    #[cfg(loom)]
+    {
+        let _ = home;
+        p.requests.lock().unwrap().push((gen, when));
+    }
+    #[cfg(not(loom))]
+    schedule_via(p, home, gen, when);
+}
+
+#[cfg(not(loom))]
+fn schedule_via(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
     let Some(home) = home else { return };
     if home.id() == context::current_id() {
         schedule_on_loop(p, gen, when);
@@ -390,7 +409,15 @@ fn schedule(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
 }
 
 fn schedule_on_loop(p: &Arc<Periodic>, gen: u64, when: When) {
-    let Some(lp) = context::current() else { return };
+    #[cfg(loom)]
+    {
+        p.requests.lock().unwrap().push((gen, when));
+        return;
+    }
+    #[allow(unreachable_code)]
+    let Some(lp) = context::current() else {
+        return;
+    };
     let now = lp.core.now();
     let at = match when {
         When::Now => now,
@@ -479,5 +506,104 @@ fn fire(p: &Arc<Periodic>, gen: u64, planned: Nanos) {
             format!("Exception in PeriodicTask {name}; the task is stopped"),
             &*payload,
         );
+    }
+}
+
+/// loom models of the state machine (`scripts/loom`): start, stop,
+/// async_stop and trigger from several threads while a model thread plays
+/// the loop (it takes schedule requests and fires the callback).
+#[cfg(all(test, loom))]
+mod loom_tests {
+    // loom's atomic, so that loom sees the callback's effect as a step it
+    // can interleave (a std atomic would be invisible to it).
+    use loom::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// The loop's side of a schedule request: fire if still current.
+    fn run_one(p: &Arc<Periodic>) -> bool {
+        let req = p.requests.lock().unwrap().pop();
+        match req {
+            Some((gen, _)) => {
+                fire(p, gen, 0);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn has_live_request(p: &Arc<Periodic>) -> bool {
+        let gen = p.lock().generation;
+        p.requests.lock().unwrap().iter().any(|(g, _)| *g == gen)
+    }
+
+    fn counting() -> (Arc<PeriodicTask>, Arc<AtomicUsize>) {
+        let task = Arc::new(PeriodicTask::new());
+        let calls = Arc::new(AtomicUsize::new(0));
+        let c = calls.clone();
+        task.set_callback(move || {
+            c.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+        task.set_us_period(1000).unwrap();
+        (task, calls)
+    }
+
+    /// When stop() returns (off the loop thread), the callback is not
+    /// running and is never called again.
+    #[test]
+    fn no_call_after_stop_returns() {
+        loom::model(|| {
+            let (task, calls) = counting();
+            task.start(true).unwrap();
+            let p = task.inner.clone();
+            let the_loop = loom::thread::spawn(move || {
+                for _ in 0..2 {
+                    run_one(&p);
+                }
+            });
+            let (t, c) = (task.clone(), calls.clone());
+            let stopper = loom::thread::spawn(move || {
+                t.stop();
+                c.load(Ordering::SeqCst)
+            });
+            let at_stop = stopper.join().unwrap();
+            the_loop.join().unwrap();
+            while run_one(&task.inner) {}
+            assert_eq!(calls.load(Ordering::SeqCst), at_stop);
+            assert!(!task.is_running());
+        });
+    }
+
+    /// Racing start/stop/trigger: at rest, the task is running exactly when
+    /// a call for its current generation is on its way (never "running"
+    /// with nothing scheduled, never stopped with a live call).
+    #[test]
+    fn racing_calls_leave_a_consistent_state() {
+        loom::model(|| {
+            let (task, _calls) = counting();
+            let p = task.inner.clone();
+            let the_loop = loom::thread::spawn(move || {
+                run_one(&p);
+            });
+            let t = task.clone();
+            let a = loom::thread::spawn(move || {
+                t.start(false).unwrap();
+                t.trigger();
+            });
+            let t = task.clone();
+            let b = loom::thread::spawn(move || {
+                t.async_stop();
+                t.start(true).unwrap();
+            });
+            a.join().unwrap();
+            b.join().unwrap();
+            the_loop.join().unwrap();
+            let running = task.is_running();
+            assert_eq!(
+                running,
+                has_live_request(&task.inner) || task.inner.lock().in_callback
+            );
+        });
     }
 }
