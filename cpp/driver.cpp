@@ -175,6 +175,42 @@ std::unique_ptr<TimerProbe> new_timer_probe(std::int32_t msec)
     return std::make_unique<TimerProbe>(msec);
 }
 
+namespace {
+class PingPong : public QObject {
+public:
+    std::uint64_t left = 0;
+    QEventLoop *loop = nullptr;
+    bool event(QEvent *e) override
+    {
+        if (e->type() != tick_event_type()) {
+            return QObject::event(e);
+        }
+        if (--left == 0) {
+            loop->exit(0);
+        } else {
+            QCoreApplication::postEvent(this, new QEvent(tick_event_type()));
+        }
+        return true;
+    }
+};
+} // namespace
+
+std::uint64_t posted_event_round_trips(std::uint64_t count)
+{
+    if (count == 0) {
+        return 0;
+    }
+    PingPong p;
+    QEventLoop loop;
+    p.left = count;
+    p.loop = &loop;
+    QElapsedTimer t;
+    t.start();
+    QCoreApplication::postEvent(&p, new QEvent(tick_event_type()));
+    loop.exec();
+    return static_cast<std::uint64_t>(t.nsecsElapsed());
+}
+
 bool ensure_core_application()
 {
     if (QCoreApplication::instance() != nullptr) {

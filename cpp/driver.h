@@ -93,6 +93,10 @@ private:
 
 std::unique_ptr<TimerProbe> new_timer_probe(std::int32_t msec);
 
+// The floor of a Qt wake-up: `count` posted events, each handler posting the
+// next one, run on this thread's event loop; returns the total nanoseconds.
+std::uint64_t posted_event_round_trips(std::uint64_t count);
+
 bool ensure_core_application();
 bool has_application();
 bool on_application_thread();

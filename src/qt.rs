@@ -128,3 +128,11 @@ impl TimerProbe {
         Duration::from_nanos(self.inner.as_ref().map_or(0, |p| p.max_gap_ns()))
     }
 }
+
+/// The cost of Qt's own wake-up, for benchmarks: runs `count` posted events
+/// on this thread's event loop, each handler posting the next, and returns
+/// the time per round trip.
+pub fn posted_event_round_trip(count: u64) -> Duration {
+    let total = ffi::posted_event_round_trips(count);
+    Duration::from_nanos(total / count.max(1))
+}

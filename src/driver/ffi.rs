@@ -41,6 +41,8 @@ pub(crate) mod bridge {
         fn ticks(self: &TimerProbe) -> u64;
         fn max_gap_ns(self: &TimerProbe) -> u64;
 
+        fn posted_event_round_trips(count: u64) -> u64;
+
         fn ensure_core_application() -> bool;
         fn has_application() -> bool;
         fn on_application_thread() -> bool;
