@@ -32,26 +32,20 @@ fn per(d: Duration, n: u64) -> f64 {
     d.as_nanos() as f64 / n as f64
 }
 
-fn rss_kb() -> i64 {
+/// A number field of /proc/self/status (`VmRSS:` in kB, `Threads:`).
+fn proc_status(key: &str) -> i64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
 }
 
-fn threads() -> i64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Threads:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
+fn rss_kb() -> i64 {
+    proc_status("VmRSS:")
 }
 
 /// (p50, p99, max) of `v` (sorted in place).
@@ -337,7 +331,7 @@ async fn w5a() -> Value {
     json!({
         "submit_us": per(submitted, N) / 1e3,
         "us_per_job": per(t0.elapsed(), N) / 1e3,
-        "threads": threads(),
+        "threads": proc_status("Threads:"),
     })
 }
 

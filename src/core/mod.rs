@@ -17,7 +17,6 @@ pub(crate) mod timers;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -441,6 +440,15 @@ impl Core {
         }
     }
 
+    /// Moves a paused clock forward by `by` and asks for a dispatch, so what
+    /// became due runs (no effect on the clock if it is not paused).
+    pub fn advance(&self, by: Nanos) {
+        self.clock.advance(by);
+        if !self.closed.get() {
+            self.request_tick();
+        }
+    }
+
     /// Whether `run_forever` is active (set by the runtime).
     pub fn is_running(&self) -> bool {
         self.running.get()
@@ -549,9 +557,6 @@ impl std::fmt::Debug for Core {
             .finish()
     }
 }
-
-/// Shares a core with the driver callbacks that point back at it.
-pub type CoreRef = Rc<Core>;
 
 #[cfg(test)]
 mod model;

@@ -14,7 +14,7 @@ use super::context;
 use super::exception::ExceptionContext;
 pub use super::loop_handle::LoopHandle;
 use super::task::{self, Scheduler, Task, TaskInfo, TaskState};
-use crate::core::clock::{nanos_to_secs, IntoDeadline, IntoDelay};
+use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay};
 use crate::core::inbox::Inbox;
 use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
@@ -447,11 +447,9 @@ impl EventLoop {
     /// Moves a paused clock forward by `by`; what becomes due runs in the
     /// next iteration.
     pub fn advance(&self, by: Duration) {
+        // A Duration always converts (it saturates); see IntoDelay.
         self.core()
-            .clock()
-            .advance(by.as_nanos().min(u64::MAX as u128) as u64);
-        // Wake the loop so that what became due runs.
-        let _ = self.call_soon(|| {});
+            .advance(by.into_nanos().unwrap_or(clock::MAX_DELAY));
     }
 }
 

@@ -216,12 +216,7 @@ fn signals_arrive_on_the_loop_thread() {
     });
     r.set_settings(42);
     r.start().unwrap();
-    let r2 = r.clone();
-    lp.run_until_complete(async move { r2.finished().await })
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    run_to_end(&lp, &r);
     let got = got.lock().unwrap();
     assert_eq!(
         got.iter().map(|(k, v, _)| (*k, *v)).collect::<Vec<_>>(),
@@ -309,4 +304,18 @@ fn registry_refuses_duplicate_names() {
     let again = reg.spawn("instrument", t3).unwrap();
     again.stop();
     again.join().unwrap();
+}
+
+/// Runs the loop until `runner`'s task has ended (`Ok`), then a little more
+/// so that the signals it emitted last are delivered.
+pub fn run_to_end<S: Clone + Send + 'static, St: Clone + Send + 'static>(
+    lp: &EventLoop,
+    runner: &background::TaskRunner<S, St>,
+) {
+    let r = runner.clone();
+    lp.run_until_complete(async move { r.finished().await })
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
 }

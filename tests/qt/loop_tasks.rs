@@ -93,12 +93,7 @@ fn loop_task_three_periods_in_order() {
     r.set_settings(5);
     let t0 = Instant::now();
     r.start().unwrap();
-    let r2 = r.clone();
-    lp.run_until_complete(async move { r2.finished().await })
-        .unwrap()
-        .unwrap()
-        .unwrap();
-    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    crate::background::run_to_end(&lp, &r);
     let took = t0.elapsed();
     assert!(took >= period * 2 && took < period * 4, "{took:?}");
     assert_eq!(
