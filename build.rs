@@ -7,8 +7,12 @@ fn main() {
         // Only `cpp/` is the include root: watching the whole crate (target/
         // included) would re-run this script on every build.
         .crate_include_root(Some("cpp".into()))
-        .file("src/driver/ffi.rs")
+        .file("src/bridge/driver.rs")
+        .file("src/bridge/qml.rs")
+        .file("src/bridge/job.rs")
         .cpp_file("cpp/driver.cpp")
+        .cpp_file("cpp/qml.cpp")
         .qt_module("Gui")
+        .qt_module("Quick")
         .build();
 }

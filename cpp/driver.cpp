@@ -1,5 +1,5 @@
 #include "qtloop/driver.h"
-#include "qtloop/src/driver/ffi.cxx.h"
+#include "qtloop/src/bridge/driver.cxx.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtCore/QElapsedTimer>

@@ -46,11 +46,13 @@ use cxx_qt as _;
 use cxx_qt_lib as _;
 
 pub mod background;
+mod bridge;
 pub mod core;
 mod driver;
 pub mod error;
 pub mod executor;
 pub mod qi;
+pub mod qml;
 pub mod qt;
 mod runtime;
 pub mod time;

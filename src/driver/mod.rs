@@ -6,8 +6,8 @@
 //! keeps working in nested Qt loops (`QDialog::exec`, `QMenu::exec`, drag
 //! and drop) and when the application calls Qt's `exec()` itself.
 
-pub(crate) mod ffi;
-mod sink;
+pub(crate) use crate::bridge::driver as ffi;
+pub(crate) mod sink;
 
 use std::rc::Weak;
 

@@ -148,6 +148,12 @@ fn qt_exec_runs_the_loop() {
 }
 
 fn example(name: &str) -> String {
+    example_with(name, &[])
+}
+
+/// Builds (if needed) and runs an example offscreen with arguments; its
+/// standard output. Fails the case if it exits with an error.
+pub fn example_with(name: &str, args: &[&str]) -> String {
     // `cargo test` builds the examples next to this binary's folder; when
     // only this test was asked for, build the one we need.
     let exe = std::env::current_exe().unwrap();
@@ -166,6 +172,7 @@ fn example(name: &str) -> String {
         );
     }
     let out = Command::new(dir.join(name))
+        .args(args)
         .env("QT_QPA_PLATFORM", "offscreen")
         .output()
         .unwrap_or_else(|e| panic!("cannot run example {name} in {}: {e}", dir.display()));

@@ -20,6 +20,7 @@ mod executor;
 mod loop_tasks;
 mod periodic;
 mod qi;
+mod qml;
 mod reliability;
 mod scheduling;
 mod tasks;
@@ -101,6 +102,8 @@ fn main() {
             eprintln!("  (more panics in this case are not shown)");
         }
     }));
+    // QML windows need a QGuiApplication, made before any EventLoop.
+    qtloop::qml::ensure_gui_application().expect("a QGuiApplication");
     let _ = log::set_logger(&Capture).map(|()| log::set_max_level(log::LevelFilter::Debug));
     let mut args = Arguments::from_args();
     args.test_threads = Some(1); // Qt: everything on the main thread
@@ -114,6 +117,7 @@ fn main() {
     cases.extend(background::CASES);
     cases.extend(loop_tasks::CASES);
     cases.extend(reliability::CASES);
+    cases.extend(qml::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -60,5 +60,5 @@ unsafe impl Send for bridge::LoopWaker {}
 // SAFETY: as above; every method takes the mutex.
 unsafe impl Sync for bridge::LoopWaker {}
 
-pub(crate) use super::sink::DriverSink;
+pub(crate) use crate::driver::sink::DriverSink;
 pub(crate) use bridge::*;

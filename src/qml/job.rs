@@ -1,0 +1,266 @@
+//! `AsyncJob`: QML starts, cancels and watches Rust async work.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::rc::Rc;
+
+use cxx_qt::{CxxQtType, Threading};
+use cxx_qt_lib::{QString, QVariant};
+use futures::future::LocalBoxFuture;
+use futures::FutureExt;
+
+use crate::bridge::job::qobject::AsyncJob;
+use crate::runtime::exception::report_panic;
+use crate::Task;
+
+type JobOutcome = Result<QVariant, String>;
+type Factory = Rc<dyn Fn(JobContext) -> LocalBoxFuture<'static, JobOutcome>>;
+
+thread_local! {
+    static JOBS: RefCell<HashMap<String, Factory>> = RefCell::new(HashMap::new());
+}
+
+/// Registers the async job that QML's `AsyncJob { job: "name" }` starts.
+///
+/// `factory` is called on every `start(argument)` with a [`JobContext`]; the
+/// future it returns runs as a task on this thread's
+/// [`EventLoop`](crate::EventLoop). Its `Ok` value becomes the item's
+/// `result` (and the `finished` signal), its `Err` the `error` (and
+/// `failed`). Registering a name again replaces the factory for later
+/// starts. Jobs are per thread: register them on the GUI thread.
+///
+/// ```no_run
+/// use cxx_qt_lib::QVariant;
+/// qtloop::qml::register_job("answer", |ctx| async move {
+///     ctx.set_progress(0.5);
+///     qtloop::sleep(0.1).await.map_err(|e| e.to_string())?;
+///     Ok::<_, String>(QVariant::from(&42i32))
+/// });
+/// ```
+pub fn register_job<F, Fut, E>(name: &str, factory: F)
+where
+    F: Fn(JobContext) -> Fut + 'static,
+    Fut: Future<Output = Result<QVariant, E>> + 'static,
+    E: Display + 'static,
+{
+    let factory: Factory = Rc::new(move |ctx| {
+        let fut = factory(ctx);
+        async move { fut.await.map_err(|e| e.to_string()) }.boxed_local()
+    });
+    JOBS.with(|j| j.borrow_mut().insert(name.to_owned(), factory));
+}
+
+/// Removes a registered job; running instances go on. True if it existed.
+pub fn unregister_job(name: &str) -> bool {
+    JOBS.with(|j| j.borrow_mut().remove(name).is_some())
+}
+
+/// What a running job uses to talk to its QML item. Updates are queued to
+/// the item through Qt's event loop (in order); after the item is
+/// destroyed, or the job cancelled or restarted, they are dropped.
+#[derive(Clone)]
+pub struct JobContext {
+    thread: cxx_qt::CxxQtThread<AsyncJob>,
+    generation: u64,
+    argument: QVariant,
+}
+
+impl JobContext {
+    /// The argument QML passed to `start(argument)`.
+    pub fn argument(&self) -> &QVariant {
+        &self.argument
+    }
+
+    /// Sets the item's `progress` (clamped to 0..=1; NaN is ignored).
+    pub fn set_progress(&self, progress: f64) {
+        if progress.is_nan() {
+            return;
+        }
+        let p = progress.clamp(0.0, 1.0);
+        self.update(move |mut obj| {
+            if obj.progress != p {
+                obj.as_mut().rust_mut().progress = p;
+                obj.progress_changed();
+            }
+        });
+    }
+
+    /// Emits the item's `message(kind, value)` signal.
+    pub fn send(&self, kind: &str, value: QVariant) {
+        let kind = QString::from(kind);
+        self.update(move |obj| obj.message(&kind, &value));
+    }
+
+    /// Whether the item still exists.
+    pub fn is_alive(&self) -> bool {
+        !self.thread.is_destroyed()
+    }
+
+    fn update(&self, f: impl FnOnce(Pin<&mut AsyncJob>) + Send + 'static) {
+        let generation = self.generation;
+        // An Err means the item is gone: nothing to update.
+        let _ = self.thread.queue(move |obj| {
+            if obj.generation == generation {
+                f(obj);
+            }
+        });
+    }
+}
+
+/// The Rust state behind a QML `AsyncJob`.
+pub struct AsyncJobRust {
+    pub(crate) job: QString,
+    pub(crate) running: bool,
+    pub(crate) progress: f64,
+    pub(crate) result: QVariant,
+    pub(crate) error: QString,
+    pub(crate) status: QString,
+    pub(crate) generation: u64,
+    pub(crate) task: Option<Task<()>>,
+}
+
+impl Default for AsyncJobRust {
+    fn default() -> Self {
+        Self {
+            job: QString::default(),
+            running: false,
+            progress: 0.0,
+            result: QVariant::default(),
+            error: QString::default(),
+            status: QString::from("idle"),
+            generation: 0,
+            task: None,
+        }
+    }
+}
+
+impl Drop for AsyncJobRust {
+    /// The item is destroyed: its job is cancelled.
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.cancel();
+        }
+    }
+}
+
+impl AsyncJob {
+    fn set_state(mut self: Pin<&mut Self>, running: bool, status: &str) {
+        if self.running != running {
+            self.as_mut().rust_mut().running = running;
+            self.as_mut().running_changed();
+        }
+        let status = QString::from(status);
+        if self.status != status {
+            self.as_mut().rust_mut().status = status;
+            self.as_mut().status_changed();
+        }
+    }
+
+    fn set_error(mut self: Pin<&mut Self>, error: QString) {
+        if self.error != error {
+            self.as_mut().rust_mut().error = error;
+            self.as_mut().error_changed();
+        }
+    }
+
+    fn fail(mut self: Pin<&mut Self>, message: String) {
+        let error = QString::from(&message);
+        self.as_mut().set_error(error.clone());
+        self.as_mut().set_state(false, "failed");
+        self.failed(&error);
+    }
+
+    /// QML: `start(argument)`.
+    pub fn start(mut self: Pin<&mut Self>, argument: &QVariant) -> bool {
+        if self.running {
+            log::warn!("AsyncJob `{}`: start() while running is ignored", self.job);
+            return false;
+        }
+        let name = self.job.to_string();
+        let Some(factory) = JOBS.with(|j| j.borrow().get(&name).cloned()) else {
+            self.fail(format!(
+                "no job named `{name}` is registered (qtloop::qml::register_job)"
+            ));
+            return false;
+        };
+        let Ok(lp) = crate::get_event_loop() else {
+            self.fail("there is no qtloop EventLoop on the GUI thread".into());
+            return false;
+        };
+        let generation = self.generation + 1;
+        self.as_mut().rust_mut().generation = generation;
+        let ctx = JobContext {
+            thread: self.qt_thread(),
+            generation,
+            argument: argument.clone(),
+        };
+        let thread = ctx.thread.clone();
+        // Calling the factory is user code too: a panic there fails the job.
+        let fut = match std::panic::catch_unwind(AssertUnwindSafe(|| factory(ctx))) {
+            Ok(fut) => fut,
+            Err(p) => {
+                report_panic(format!("Exception in AsyncJob `{name}`"), &*p);
+                self.fail(format!("panicked: {}", crate::error::panic_message(&*p)));
+                return false;
+            }
+        };
+        let label = name.clone();
+        let task = lp.create_task(async move {
+            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+                Ok(r) => r,
+                Err(p) => {
+                    report_panic(format!("Exception in AsyncJob `{label}`"), &*p);
+                    Err(format!("panicked: {}", crate::error::panic_message(&*p)))
+                }
+            };
+            let _ = thread.queue(move |obj| obj.complete(generation, outcome));
+        });
+        task.set_name(format!("AsyncJob `{name}`"));
+        self.as_mut().rust_mut().task = Some(task);
+        if self.progress != 0.0 {
+            self.as_mut().rust_mut().progress = 0.0;
+            self.as_mut().progress_changed();
+        }
+        self.as_mut().set_error(QString::default());
+        self.set_state(true, "running");
+        true
+    }
+
+    /// QML: `cancel()`.
+    pub fn cancel(mut self: Pin<&mut Self>) {
+        if !self.running {
+            return;
+        }
+        if let Some(t) = self.as_mut().rust_mut().task.take() {
+            t.cancel();
+        }
+        // Updates still queued by the cancelled run are dropped.
+        self.as_mut().rust_mut().generation += 1;
+        self.as_mut().set_state(false, "cancelled");
+        self.cancelled();
+    }
+
+    fn complete(mut self: Pin<&mut Self>, generation: u64, outcome: JobOutcome) {
+        if self.generation != generation {
+            return;
+        }
+        self.as_mut().rust_mut().task = None;
+        match outcome {
+            Ok(value) => {
+                self.as_mut().rust_mut().result = value.clone();
+                self.as_mut().result_changed();
+                if self.progress != 1.0 {
+                    self.as_mut().rust_mut().progress = 1.0;
+                    self.as_mut().progress_changed();
+                }
+                self.as_mut().set_state(false, "finished");
+                self.finished(&value);
+            }
+            Err(message) => self.fail(message),
+        }
+    }
+}

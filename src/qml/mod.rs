@@ -1,0 +1,242 @@
+//! QML: the `Qtloop` module's types, and a small application host.
+//!
+//! `build.rs` registers the QML module `Qtloop` (version 1.0), with
+//! * `AsyncJob`: starts a Rust async job registered with [`register_job`],
+//!   cancels it, and exposes `running`, `progress`, `result`, `error` and
+//!   `status` for bindings, with `finished(result)`, `failed(error)`,
+//!   `cancelled()` and `message(kind, value)` signals. Destroying the item
+//!   cancels its job.
+//! * `LoopStatus`: a status line (`qml/LoopStatus.qml`).
+//!
+//! ```qml
+//! import Qtloop
+//! AsyncJob {
+//!     id: download
+//!     job: "download"
+//!     onFinished: (result) => label.text = result
+//! }
+//! Button { text: download.running ? "Cancel" : "Start"
+//!          onClicked: download.running ? download.cancel() : download.start(url) }
+//! ```
+//!
+//! [`QmlApp`] creates the `QGuiApplication` and a QML engine, loads a file,
+//! and looks at the result the way a person would: it grabs the window's
+//! pixels, clicks items by `objectName` and reads their properties (what the
+//! examples and tests use for screenshots).
+
+mod job;
+
+use std::path::Path;
+
+use cxx::UniquePtr;
+use cxx_qt_lib::{QImage, QQmlApplicationEngine, QString, QUrl, QVariant};
+
+pub use crate::bridge::job::qobject::AsyncJob;
+use crate::bridge::qml as ffi;
+use crate::error::{Error, Result};
+pub use job::{register_job, unregister_job, AsyncJobRust, JobContext};
+
+/// Makes sure this process has a `QGuiApplication` (needed for QML
+/// windows); creates one if there is no application yet. Fails if a non-GUI
+/// `QCoreApplication` exists already: create the GUI application (or a
+/// `QmlApp`) before the first [`EventLoop`](crate::EventLoop).
+pub fn ensure_gui_application() -> Result<()> {
+    match ffi::ensure_gui_application() {
+        0 | 1 => Ok(()),
+        _ => Err(Error::Qt(
+            "a QCoreApplication (not a QGuiApplication) exists already: create the \
+             QmlApp before the first EventLoop"
+                .into(),
+        )),
+    }
+}
+
+/// A QML engine on the GUI thread with the `Qtloop` module available.
+///
+/// ```no_run
+/// let mut app = qtloop::qml::QmlApp::new()?;
+/// let lp = qtloop::EventLoop::new()?;
+/// app.load_file("qml/eratosthenes.qml")?;
+/// lp.run_forever()?;
+/// # Ok::<(), qtloop::Error>(())
+/// ```
+pub struct QmlApp {
+    engine: UniquePtr<QQmlApplicationEngine>,
+}
+
+impl QmlApp {
+    /// Creates the `QGuiApplication` if needed, and an engine.
+    pub fn new() -> Result<QmlApp> {
+        ensure_gui_application()?;
+        let engine = QQmlApplicationEngine::new();
+        if engine.is_null() {
+            return Err(Error::Qt(
+                "QQmlApplicationEngine could not be created".into(),
+            ));
+        }
+        Ok(QmlApp { engine })
+    }
+
+    fn engine(&self) -> &QQmlApplicationEngine {
+        self.engine.as_ref().expect("checked in QmlApp::new")
+    }
+
+    fn roots_before(&self) -> i32 {
+        ffi::root_window_count(self.engine())
+    }
+
+    /// Loads a QML file whose root is a `Window`; fails if it gives no
+    /// window (the QML errors are printed by Qt as warnings).
+    pub fn load_file(&mut self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(Error::InvalidArgument(format!(
+                "no QML file at {}",
+                path.display()
+            )));
+        }
+        let abs = path
+            .canonicalize()
+            .map_err(|e| Error::InvalidArgument(format!("{}: {e}", path.display())))?;
+        let url = ffi::local_file_url(&QString::from(abs.to_string_lossy().as_ref()));
+        self.load_url(&url, &abs.display().to_string())
+    }
+
+    /// Loads QML source text (e.g. from `include_str!`); `name` names it in
+    /// Qt's error messages.
+    pub fn load_source(&mut self, source: &str, name: &str) -> Result<()> {
+        let before = self.roots_before();
+        let data = cxx_qt_lib::QByteArray::from(source);
+        let url = QUrl::from(&QString::from(
+            format!("qrc:/qtloop-source/{name}").as_str(),
+        ));
+        self.engine.pin_mut().load_data(&data, &url);
+        self.check_loaded(before, name)
+    }
+
+    fn load_url(&mut self, url: &QUrl, name: &str) -> Result<()> {
+        let before = self.roots_before();
+        self.engine.pin_mut().load(url);
+        self.check_loaded(before, name)
+    }
+
+    fn check_loaded(&self, before: i32, name: &str) -> Result<()> {
+        if self.roots_before() > before {
+            Ok(())
+        } else {
+            Err(Error::Qt(format!(
+                "QML `{name}` gave no window (see Qt's warnings above)"
+            )))
+        }
+    }
+
+    /// Shows every root window (for QML that starts `visible: false`).
+    pub fn show(&self) {
+        ffi::show_root_windows(self.engine());
+    }
+
+    /// Renders the first window into an image, as it looks now.
+    pub fn grab(&self) -> Result<QImage> {
+        let image = ffi::grab_root_window(self.engine());
+        if image.is_null() {
+            Err(Error::Qt("there is no window to grab".into()))
+        } else {
+            Ok(image)
+        }
+    }
+
+    /// [`grab`](Self::grab) and save as PNG (creating the directory).
+    pub fn save_screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::InvalidArgument(format!("{}: {e}", dir.display())))?;
+        }
+        let image = self.grab()?;
+        if ffi::save_png(&image, &QString::from(path.to_string_lossy().as_ref())) {
+            Ok(())
+        } else {
+            Err(Error::Qt(format!("could not write {}", path.display())))
+        }
+    }
+
+    /// Clicks (left press and release) the centre of the visible item whose
+    /// `objectName` is `name`, through the window's event delivery.
+    pub fn click(&self, name: &str) -> Result<()> {
+        if ffi::click_object(self.engine(), &QString::from(name)) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "no visible item with objectName `{name}`"
+            )))
+        }
+    }
+
+    /// Reads `property` of the object whose `objectName` is `name`.
+    pub fn property(&self, name: &str, property: &str) -> Result<QVariant> {
+        let mut found = false;
+        let v = ffi::read_object_property(
+            self.engine(),
+            &QString::from(name),
+            &QString::from(property),
+            &mut found,
+        );
+        if found {
+            Ok(v)
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "no object with objectName `{name}`"
+            )))
+        }
+    }
+
+    /// Evaluates a JavaScript expression in the scope of the object whose
+    /// `objectName` is `name`, as QML code there would: `"start(21)"` calls
+    /// its `start` method, `"width * 2"` reads a property.
+    pub fn evaluate(&self, name: &str, expression: &str) -> Result<QVariant> {
+        let mut error = QString::default();
+        let v = ffi::evaluate_on_object(
+            self.engine(),
+            &QString::from(name),
+            &QString::from(expression),
+            &mut error,
+        );
+        if error.is_empty() {
+            Ok(v)
+        } else {
+            Err(Error::Qt(error.to_string()))
+        }
+    }
+
+    /// Writes `property` of the object whose `objectName` is `name`.
+    pub fn set_property(&self, name: &str, property: &str, value: &QVariant) -> Result<()> {
+        if ffi::write_object_property(
+            self.engine(),
+            &QString::from(name),
+            &QString::from(property),
+            value,
+        ) {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(format!(
+                "could not set `{property}` of `{name}`"
+            )))
+        }
+    }
+}
+
+/// Selects Qt's `offscreen` platform when there is no display (neither
+/// `DISPLAY` nor `WAYLAND_DISPLAY` is set) and the user did not choose a
+/// platform with `QT_QPA_PLATFORM`. Call it before the application is
+/// created; returns whether the run is headless.
+pub fn use_offscreen_if_no_display() -> bool {
+    let chosen = std::env::var_os("QT_QPA_PLATFORM");
+    if chosen.is_none()
+        && std::env::var_os("DISPLAY").is_none()
+        && std::env::var_os("WAYLAND_DISPLAY").is_none()
+    {
+        std::env::set_var("QT_QPA_PLATFORM", "offscreen");
+        return true;
+    }
+    std::env::var("QT_QPA_PLATFORM").is_ok_and(|p| p == "offscreen" || p == "minimal")
+}

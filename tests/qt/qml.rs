@@ -1,0 +1,380 @@
+//! QML: `AsyncJob` items starting, cancelling and watching Rust jobs, and
+//! the GUI examples run headless, judged by their screenshots.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use cxx_qt_lib::{QImage, QString, QVariant};
+use qtloop::qml::{register_job, QmlApp};
+use qtloop::{Error, EventLoop};
+
+cases!(qml:
+    job_result_progress_and_messages_reach_qml,
+    cancel_from_qml_drops_the_future_and_ignores_late_updates,
+    destroying_the_item_cancels_its_job,
+    errors_panics_and_unknown_jobs_fail_clearly,
+    start_while_running_is_refused,
+    click_reaches_qml_and_screenshot_shows_it,
+    eratosthenes_example_highlights_the_primes,
+);
+
+/// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
+pub fn wait_until(lp: &EventLoop, secs: f64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    while !cond() {
+        if Instant::now() > end {
+            return false;
+        }
+        lp.run_until_complete(qtloop::sleep(0.005))
+            .unwrap()
+            .unwrap();
+    }
+    true
+}
+
+/// Calls the job item's `start(...)` as QML would; what it returned.
+fn started(app: &QmlApp, call: &str) -> bool {
+    app.evaluate("job", call).unwrap().value::<bool>().unwrap()
+}
+
+fn string(app: &QmlApp, name: &str, prop: &str) -> String {
+    app.property(name, prop)
+        .unwrap()
+        .value::<QString>()
+        .map(|s| s.to_string())
+        .unwrap_or_default()
+}
+
+fn number(app: &QmlApp, name: &str, prop: &str) -> f64 {
+    app.property(name, prop).unwrap().value::<f64>().unwrap()
+}
+
+fn flag(app: &QmlApp, name: &str, prop: &str) -> bool {
+    app.property(name, prop).unwrap().value::<bool>().unwrap()
+}
+
+/// A window with one AsyncJob (`job`) and a `log` of what QML saw.
+fn job_window(job: &str, extra: &str) -> String {
+    format!(
+        r#"
+import QtQuick
+import QtQuick.Window
+import Qtloop
+Window {{
+    objectName: "window"
+    width: 200; height: 100; visible: true
+    property string log: ""
+    AsyncJob {{
+        id: j
+        objectName: "job"
+        job: "{job}"
+        onFinished: (result) => log += "finished:" + result + ";"
+        onFailed: (error) => log += "failed:" + error + ";"
+        onCancelled: log += "cancelled;"
+        onMessage: (kind, value) => log += kind + "=" + value + ";"
+    }}
+    {extra}
+}}
+"#
+    )
+}
+
+/// Sets a flag when dropped: shows that a job's future was dropped.
+struct DropFlag(Rc<Cell<bool>>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
+fn job_result_progress_and_messages_reach_qml() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    register_job("t_answer", |ctx| async move {
+        let base = ctx.argument().value::<i32>().unwrap();
+        ctx.send("step", QVariant::from(&1i32));
+        ctx.set_progress(0.5);
+        qtloop::sleep(0.01).await?;
+        ctx.send("step", QVariant::from(&2i32));
+        Ok::<_, Error>(QVariant::from(&(base * 2)))
+    });
+    app.load_source(&job_window("t_answer", ""), "answer.qml")
+        .unwrap();
+    assert_eq!(string(&app, "job", "status"), "idle");
+    // QML's `start(21)`, through the meta-object system as QML calls it.
+    let started = started(&app, "start(21)");
+    assert!(started);
+    assert!(flag(&app, "job", "running"));
+    assert_eq!(string(&app, "job", "status"), "running");
+    assert!(wait_until(&lp, 5.0, || !flag(&app, "job", "running")));
+    assert_eq!(string(&app, "job", "status"), "finished");
+    assert_eq!(
+        string(&app, "window", "log"),
+        "step=1;step=2;finished:42;",
+        "messages in order, then the result"
+    );
+    assert_eq!(
+        app.property("job", "result").unwrap().value::<i32>(),
+        Some(42)
+    );
+    assert_eq!(number(&app, "job", "progress"), 1.0);
+    drop(app);
+    lp.close().unwrap();
+}
+
+fn cancel_from_qml_drops_the_future_and_ignores_late_updates() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    register_job("t_forever", move |ctx| {
+        let guard = DropFlag(d.clone());
+        async move {
+            let _guard = guard;
+            loop {
+                ctx.send("tick", QVariant::from(&0i32));
+                qtloop::sleep(0.002).await?;
+            }
+            #[allow(unreachable_code)]
+            Ok::<_, Error>(QVariant::default())
+        }
+    });
+    app.load_source(&job_window("t_forever", ""), "forever.qml")
+        .unwrap();
+    started(&app, "start(null)");
+    assert!(wait_until(&lp, 5.0, || string(&app, "window", "log").contains("tick")));
+    app.evaluate("job", "cancel()").unwrap();
+    assert!(!flag(&app, "job", "running"));
+    assert_eq!(string(&app, "job", "status"), "cancelled");
+    // The future is dropped at the task's next poll.
+    assert!(wait_until(&lp, 5.0, || dropped.get()));
+    let log = string(&app, "window", "log");
+    assert!(log.ends_with("cancelled;"), "{log}");
+    // Ticks queued before the cancel never arrive after it.
+    let settle = Instant::now();
+    wait_until(&lp, 0.05, || settle.elapsed() > Duration::from_millis(40));
+    assert_eq!(string(&app, "window", "log"), log);
+    drop(app);
+    lp.close().unwrap();
+}
+
+fn destroying_the_item_cancels_its_job() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    register_job("t_scoped", move |_ctx| {
+        let guard = DropFlag(d.clone());
+        async move {
+            let _guard = guard;
+            qtloop::sleep(60.0).await?;
+            Ok::<_, Error>(QVariant::default())
+        }
+    });
+    let qml = r#"
+import QtQuick
+import QtQuick.Window
+import Qtloop
+Window {
+    objectName: "window"
+    width: 100; height: 100; visible: true
+    Loader {
+        objectName: "loader"
+        sourceComponent: Component {
+            AsyncJob { job: "t_scoped"; Component.onCompleted: start(null) }
+        }
+    }
+}
+"#;
+    app.load_source(qml, "scoped.qml").unwrap();
+    assert!(wait_until(&lp, 1.0, || lp
+        .all_tasks()
+        .iter()
+        .any(|t| t.name.as_deref() == Some("AsyncJob `t_scoped`"))));
+    assert!(!dropped.get());
+    app.set_property("loader", "active", &QVariant::from(&false))
+        .unwrap();
+    assert!(
+        wait_until(&lp, 5.0, || dropped.get()),
+        "the job outlived its item"
+    );
+    // And so does dropping the whole engine.
+    app.set_property("loader", "active", &QVariant::from(&true))
+        .unwrap();
+    dropped.set(false);
+    assert!(wait_until(&lp, 1.0, || lp.all_tasks().len() == 1));
+    drop(app);
+    assert!(wait_until(&lp, 5.0, || dropped.get()));
+    lp.close().unwrap();
+}
+
+fn errors_panics_and_unknown_jobs_fail_clearly() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let handled = Rc::new(Cell::new(0));
+    let h = handled.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, _: &qtloop::ExceptionContext| {
+        h.set(h.get() + 1)
+    }));
+    register_job("t_err", |_ctx| async move {
+        qtloop::sleep(0.001).await.map_err(|e| e.to_string())?;
+        Err::<QVariant, _>("disk full".to_string())
+    });
+    register_job("t_panic", |_ctx| async move {
+        qtloop::sleep(0.001).await?;
+        if true {
+            panic!("boom in a job");
+        }
+        Ok::<_, Error>(QVariant::default())
+    });
+    for (job, expected) in [
+        ("t_err", "failed:disk full;"),
+        ("t_panic", "failed:panicked: boom in a job;"),
+    ] {
+        app.load_source(&job_window(job, ""), "err.qml").unwrap();
+        started(&app, "start(null)");
+        assert!(wait_until(&lp, 5.0, || !flag(&app, "job", "running")));
+        assert_eq!(string(&app, "job", "status"), "failed");
+        assert_eq!(string(&app, "window", "log"), expected);
+        app = QmlApp::new().unwrap();
+    }
+    assert_eq!(handled.get(), 1, "the panic went to the exception handler");
+    // A name nobody registered.
+    app.load_source(&job_window("t_nobody", ""), "nobody.qml")
+        .unwrap();
+    let started = started(&app, "start(null)");
+    assert!(!started);
+    assert_eq!(string(&app, "job", "status"), "failed");
+    assert!(string(&app, "job", "error").contains("no job named `t_nobody` is registered"));
+    drop(app);
+    lp.close().unwrap();
+}
+
+fn start_while_running_is_refused() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let runs = Rc::new(Cell::new(0));
+    let r = runs.clone();
+    register_job("t_once", move |_ctx| {
+        r.set(r.get() + 1);
+        async move {
+            qtloop::sleep(0.02).await?;
+            Ok::<_, Error>(QVariant::from(&1i32))
+        }
+    });
+    app.load_source(&job_window("t_once", ""), "once.qml")
+        .unwrap();
+    assert!(started(&app, "start(null)"));
+    assert!(!started(&app, "start(null)"));
+    assert!(wait_until(&lp, 5.0, || !flag(&app, "job", "running")));
+    assert_eq!(runs.get(), 1);
+    // Finished: it can start again.
+    assert!(started(&app, "start(null)"));
+    assert!(wait_until(&lp, 5.0, || !flag(&app, "job", "running")));
+    assert_eq!(runs.get(), 2);
+    assert_eq!(string(&app, "window", "log"), "finished:1;finished:1;");
+    drop(app);
+    lp.close().unwrap();
+    let _ = take_warnings();
+}
+
+fn take_warnings() -> Vec<String> {
+    crate::take_logs()
+        .into_iter()
+        .filter(|(l, _)| *l == log::Level::Warn)
+        .map(|(_, m)| m)
+        .collect()
+}
+
+/// Mean colour of a small square, as (r, g, b).
+pub fn rgb_at(image: &QImage, x: i32, y: i32) -> (i32, i32, i32) {
+    let (mut r, mut g, mut b) = (0, 0, 0);
+    for dy in 0..3 {
+        for dx in 0..3 {
+            let c = image.pixel_color(x + dx, y + dy);
+            r += c.red();
+            g += c.green();
+            b += c.blue();
+        }
+    }
+    (r / 9, g / 9, b / 9)
+}
+
+pub fn close_to(a: (i32, i32, i32), b: (i32, i32, i32)) -> bool {
+    (a.0 - b.0).abs() <= 12 && (a.1 - b.1).abs() <= 12 && (a.2 - b.2).abs() <= 12
+}
+
+fn click_reaches_qml_and_screenshot_shows_it() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let qml = r##"
+import QtQuick
+import QtQuick.Window
+Window {
+    objectName: "window"
+    width: 120; height: 80; visible: true
+    color: "white"
+    Rectangle {
+        objectName: "button"
+        x: 10; y: 10; width: 100; height: 60
+        color: area.clicks > 0 ? "#ff0000" : "#0000ff"
+        MouseArea { id: area; anchors.fill: parent; property int clicks: 0; onClicked: clicks++ }
+    }
+}
+"##;
+    app.load_source(qml, "click.qml").unwrap();
+    let before = app.grab().unwrap();
+    assert!(close_to(rgb_at(&before, 50, 40), (0, 0, 255)));
+    app.click("button").unwrap();
+    wait_until(&lp, 0.05, || false);
+    let after = app.grab().unwrap();
+    assert!(
+        close_to(rgb_at(&after, 50, 40), (255, 0, 0)),
+        "the click turned it red"
+    );
+    assert!(close_to(rgb_at(&after, 2, 2), (255, 255, 255)));
+    assert!(matches!(
+        app.click("nothing"),
+        Err(Error::InvalidArgument(_))
+    ));
+    drop(app);
+    lp.close().unwrap();
+}
+
+/// Runs a GUI example headless with a 1 ms tick; returns its output and
+/// its screenshot.
+pub fn run_gui_example(name: &str, extra: &[&str]) -> (String, QImage) {
+    let dir = std::env::temp_dir().join(format!("qtloop-shots-{}", std::process::id()));
+    let shot = dir.join(format!("{name}.png"));
+    let mut args = vec!["--screenshot", shot.to_str().unwrap(), "--tick-ms", "1"];
+    args.extend_from_slice(extra);
+    let out = crate::embedding::example_with(name, &args);
+    let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
+    let image = QImage::from_data(&bytes, Some("PNG")).expect("a PNG");
+    let _ = std::fs::remove_file(&shot);
+    (out, image)
+}
+
+fn eratosthenes_example_highlights_the_primes() {
+    let (out, image) = run_gui_example("eratosthenes", &[]);
+    assert!(out.contains("found 30 primes up to 120"), "{out}");
+    let is_prime = |n: i32| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
+    let (green, grey, white) = ((0x2e, 0x7d, 0x32), (0xd9, 0xd9, 0xd9), (255, 255, 255));
+    let mut wrong = Vec::new();
+    for n in 1..=120 {
+        let (col, row) = ((n - 1) % 12, (n - 1) / 12);
+        // Inside the cell, clear of its border and its number.
+        let (x, y) = (20 + col * 55 + 6, 56 + row * 43 + 6);
+        let want = match n {
+            1 => white,
+            n if is_prime(n) => green,
+            _ => grey,
+        };
+        let got = rgb_at(&image, x, y);
+        if !close_to(got, want) {
+            wrong.push(format!("{n}: {got:?} (want {want:?})"));
+        }
+    }
+    assert!(wrong.is_empty(), "cells with the wrong colour: {wrong:?}");
+}
