@@ -301,7 +301,7 @@ fn sigint_stops_the_loop_gracefully() {
 }
 
 fn other_examples_run() {
-    let demo = example("demo");
+    let demo = example("tour");
     assert!(demo.contains("call_soon"), "{demo}");
     assert!(demo.contains("100000 callbacks ran: true"), "{demo}");
     let periodic = example("periodic");

@@ -17,6 +17,7 @@ cases!(qml:
     start_while_running_is_refused,
     click_reaches_qml_and_screenshot_shows_it,
     eratosthenes_example_highlights_the_primes,
+    minimal_changes_the_text_after_a_second_and_stays_responsive,
 );
 
 /// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
@@ -377,4 +378,59 @@ fn eratosthenes_example_highlights_the_primes() {
         }
     }
     assert!(wrong.is_empty(), "cells with the wrong colour: {wrong:?}");
+}
+
+/// Dark pixels (text) in a horizontal band of the image.
+fn dark_pixels(image: &QImage, y0: i32, y1: i32) -> usize {
+    let mut n = 0;
+    for y in y0..y1 {
+        for x in 0..image.width() {
+            if image.pixel_color(x, y).red() < 100 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+fn minimal_changes_the_text_after_a_second_and_stays_responsive() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    register_job("question", |_ctx| async move {
+        qtloop::sleep(1.0).await?;
+        let q = QString::from("What do you get if you multiply six by nine?");
+        Ok::<_, Error>(QVariant::from(&q))
+    });
+    app.load_source(include_str!("../../qml/minimal.qml"), "minimal.qml")
+        .unwrap();
+    let before = app.grab().unwrap();
+    let beats = |app: &QmlApp| number(app, "window", "heartbeat");
+    app.click("button").unwrap();
+    let t0 = Instant::now();
+    let b0 = beats(&app);
+    assert!(
+        flag(&app, "question", "running"),
+        "the click started the job"
+    );
+    assert_eq!(string(&app, "text", "text"), "The answer is 42.");
+    assert!(wait_until(&lp, 5.0, || string(&app, "text", "text")
+        .starts_with("What do you get")));
+    let waited = t0.elapsed();
+    assert!(waited >= Duration::from_millis(990), "{waited:?}");
+    // The 20 ms QML timer kept ticking while the job awaited its sleep.
+    let ticks = beats(&app) - b0;
+    assert!(ticks >= 10.0, "only {ticks} heartbeats in {waited:?}");
+    wait_until(&lp, 0.03, || false);
+    let after = app.grab().unwrap();
+    // The label's line holds more text now: the change is visible.
+    let (d0, d1) = (dark_pixels(&before, 30, 70), dark_pixels(&after, 30, 70));
+    assert!(d1 > d0 * 3 / 2, "text pixels before {d0}, after {d1}");
+    drop(app);
+    lp.close().unwrap();
+
+    let out = crate::embedding::example_with("minimal", &["--screenshot", "/dev/null"]);
+    assert!(
+        out.contains("s: What do you get if you multiply six by nine?"),
+        "{out}"
+    );
 }

@@ -1,7 +1,8 @@
-//! qtloop's demo: one Qt event loop running callbacks, timers, async tasks,
+//! A terminal tour of qtloop: one Qt event loop running callbacks, timers, async tasks,
 //! a worker thread and a Qt timer side by side.
 //!
-//! Run it with `scripts/demo` (headless: Qt's offscreen platform).
+//! Run it with `cargo run --example tour` (headless: Qt's offscreen
+//! platform). The main demo is `scripts/demo` (the Eratosthenes window).
 
 use std::cell::Cell;
 use std::rc::Rc;
