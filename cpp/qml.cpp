@@ -1,4 +1,5 @@
 #include "qtloop/qml.h"
+#include "qtloop/src/bridge/job.cxxqt.h"
 
 #include <QtCore/QCoreApplication>
 #include <QtGui/QGuiApplication>
@@ -67,6 +68,11 @@ QUrl local_file_url(const QString &path)
 bool save_png(const QImage &image, const QString &path)
 {
     return image.save(path, "PNG");
+}
+
+std::unique_ptr<AsyncJob> new_async_job()
+{
+    return std::make_unique<AsyncJob>();
 }
 
 std::int32_t root_window_count(const QQmlApplicationEngine &engine)

@@ -9,8 +9,11 @@
 #include <QtQml/QQmlApplicationEngine>
 
 #include <cstdint>
+#include <memory>
 
 namespace qtloop {
+
+class AsyncJob; // cxx-qt: src/bridge/job.rs
 
 // 0: created a QGuiApplication; 1: one exists already; 2: a non-GUI
 // QCoreApplication exists (QML windows cannot be shown).
@@ -20,6 +23,9 @@ std::int32_t ensure_gui_application();
 QUrl local_file_url(const QString &path);
 // QImage::save as PNG.
 bool save_png(const QImage &image, const QString &path);
+
+// An AsyncJob owned by Rust (not created by QML).
+std::unique_ptr<AsyncJob> new_async_job();
 
 // The number of QQuickWindows among the engine's root objects.
 std::int32_t root_window_count(const QQmlApplicationEngine &engine);

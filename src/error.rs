@@ -71,6 +71,10 @@ pub enum Error {
     /// Qt refused something.
     #[error("Qt: {0}")]
     Qt(String),
+    /// The QObject was destroyed (a signal that can no longer come, an
+    /// update to an object that is gone).
+    #[error("the QObject was destroyed")]
+    ObjectDestroyed,
 }
 
 /// `Result` with [`Error`].

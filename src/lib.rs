@@ -66,7 +66,7 @@ pub use runtime::event_loop::{
 };
 pub use runtime::exception::ExceptionContext;
 pub use runtime::run::{run, run_forever, run_with, RunOptions};
-pub use runtime::task::{Task, TaskError, TaskInfo, TaskStatus};
+pub use runtime::task::{AbortHandle, Task, TaskError, TaskInfo, TaskStatus};
 pub use time::{
     interval, sleep, sleep_until, timeout, wait_for, Elapsed, Interval, MissedTickBehavior,
 };

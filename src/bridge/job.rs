@@ -53,4 +53,5 @@ pub mod qobject {
     }
 
     impl cxx_qt::Threading for AsyncJob {}
+    impl UniquePtr<AsyncJob> {}
 }

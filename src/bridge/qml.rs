@@ -8,6 +8,7 @@
 pub(crate) mod bridge {
     unsafe extern "C++" {
         include!("qtloop/qml.h");
+        include!("qtloop/src/bridge/job.cxxqt.h");
         include!("cxx-qt-lib/qqmlapplicationengine.h");
         include!("cxx-qt-lib/qimage.h");
         include!("cxx-qt-lib/qstring.h");
@@ -24,6 +25,9 @@ pub(crate) mod bridge {
         type QVariant = cxx_qt_lib::QVariant;
         #[namespace = ""]
         type QUrl = cxx_qt_lib::QUrl;
+
+        type AsyncJob = crate::qml::AsyncJob;
+        fn new_async_job() -> UniquePtr<AsyncJob>;
 
         fn local_file_url(path: &QString) -> QUrl;
         fn save_png(image: &QImage, path: &QString) -> bool;

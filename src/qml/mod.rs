@@ -36,6 +36,22 @@ use crate::bridge::qml as ffi;
 use crate::error::{Error, Result};
 pub use job::{register_job, unregister_job, AsyncJobRust, JobContext};
 
+/// A new `AsyncJob` owned by Rust (no QML needed): the same job runner,
+/// its state and signals, for Rust code; dropping it cancels its job.
+///
+/// ```no_run
+/// use cxx_qt_lib::{QString, QVariant};
+/// let lp = qtloop::EventLoop::new()?;
+/// let mut job = qtloop::qml::new_async_job("answer");
+/// job.pin_mut().start(&QVariant::default());
+/// # Ok::<(), qtloop::Error>(())
+/// ```
+pub fn new_async_job(job: &str) -> UniquePtr<AsyncJob> {
+    let mut obj = ffi::new_async_job();
+    obj.pin_mut().set_job(QString::from(job));
+    obj
+}
+
 /// Makes sure this process has a `QGuiApplication` (needed for QML
 /// windows); creates one if there is no application yet. Fails if a non-GUI
 /// `QCoreApplication` exists already: create the GUI application (or a

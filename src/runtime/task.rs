@@ -29,6 +29,7 @@ pub enum TaskError {
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum TaskStatus {
     /// Waiting to be polled (scheduled or waiting for a wake-up).
     Pending,
@@ -317,6 +318,14 @@ impl<T> Task<T> {
     /// Lets the task run on without a handle (what dropping does).
     pub fn detach(self) {}
 
+    /// A handle that can only cancel the task and see whether it is done
+    /// (cloneable, `Send`, whatever the task's output type).
+    pub fn abort_handle(&self) -> AbortHandle {
+        AbortHandle {
+            state: self.state.clone(),
+        }
+    }
+
     /// The task's output if it has finished (taken: a second call gives
     /// `None`), without waiting.
     pub fn take_output(&mut self) -> Option<Result<T, TaskError>> {
@@ -328,6 +337,46 @@ impl<T> Task<T> {
             Poll::Ready(r) => Some(r),
             Poll::Pending => None,
         }
+    }
+}
+
+/// Cancels a task without owning its [`Task`] handle (tokio's
+/// `AbortHandle`); from [`Task::abort_handle`].
+#[derive(Clone)]
+pub struct AbortHandle {
+    state: Arc<TaskState>,
+}
+
+impl AbortHandle {
+    /// Requests cancellation, as [`Task::cancel`]. No effect once it is done.
+    pub fn cancel(&self) {
+        if !self.is_done() {
+            self.state.request_cancel();
+        }
+    }
+
+    /// Whether the task has finished (value, cancellation or panic).
+    pub fn is_done(&self) -> bool {
+        self.status() as u8 >= TaskStatus::Done as u8
+    }
+
+    /// The task's state now.
+    pub fn status(&self) -> TaskStatus {
+        TaskStatus::from_u8(self.state.status.load(Ordering::Acquire))
+    }
+
+    /// The task's unique id.
+    pub fn id(&self) -> u64 {
+        self.state.id
+    }
+}
+
+impl fmt::Debug for AbortHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AbortHandle")
+            .field("id", &self.state.id)
+            .field("status", &self.status())
+            .finish()
     }
 }
 

@@ -21,6 +21,7 @@ mod loop_tasks;
 mod periodic;
 mod qi;
 mod qml;
+mod qt_integration;
 mod reliability;
 mod scheduling;
 mod tasks;
@@ -118,6 +119,7 @@ fn main() {
     cases.extend(loop_tasks::CASES);
     cases.extend(reliability::CASES);
     cases.extend(qml::CASES);
+    cases.extend(qt_integration::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }

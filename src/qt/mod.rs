@@ -1,5 +1,13 @@
-//! Qt helpers: nested event loops, processing events, the application's
-//! own `exec()`.
+//! Qt integration: awaiting signals, tasks scoped to a QObject, nested
+//! (modal) loops, the application's own `exec()`.
+
+mod modal;
+mod scope;
+mod signal;
+
+pub use modal::run_modal;
+pub use scope::{ObjectRef, TaskScope};
+pub use signal::{next_signal, signal_stream, NextSignal, SignalSender, SignalStream};
 
 use std::time::Duration;
 
