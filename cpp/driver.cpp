@@ -46,6 +46,12 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     timer_->setSingleShot(true);
     timer_->setTimerType(Qt::PreciseTimer);
     QObject::connect(timer_, &QTimer::timeout, this, [this]() { sink_->on_timer(); });
+    // The application's exec() is returning: a loop on its thread closes.
+    QCoreApplication *app = QCoreApplication::instance();
+    if (app != nullptr && app->thread() == QThread::currentThread()) {
+        QObject::connect(app, &QCoreApplication::aboutToQuit, this,
+                         [this]() { sink_->on_about_to_quit(); });
+    }
 }
 
 LoopDriver::~LoopDriver()

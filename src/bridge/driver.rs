@@ -11,6 +11,7 @@ pub(crate) mod bridge {
         type DriverSink;
         fn on_tick(self: &DriverSink);
         fn on_timer(self: &DriverSink);
+        fn on_about_to_quit(self: &DriverSink);
     }
 
     unsafe extern "C++" {

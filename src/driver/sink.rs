@@ -7,6 +7,7 @@ use std::rc::Weak;
 pub(crate) trait SinkTarget {
     fn tick(&self);
     fn timer(&self);
+    fn about_to_quit(&self);
 }
 
 /// Owned by the C++ driver; forwards to the loop while it exists.
@@ -35,5 +36,9 @@ impl DriverSink {
 
     pub(crate) fn on_timer(&self) {
         self.forward(|t| t.timer());
+    }
+
+    pub(crate) fn on_about_to_quit(&self) {
+        self.forward(|t| t.about_to_quit());
     }
 }

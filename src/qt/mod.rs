@@ -81,6 +81,10 @@ pub fn process_events(max: Duration) {
 /// Runs the application's own event loop (`QCoreApplication::exec()`);
 /// qtloop's callbacks and tasks run inside it. Fails if there is no
 /// application object.
+///
+/// When it returns (Qt's `aboutToQuit`), the application thread's
+/// [`EventLoop`](crate::EventLoop) is closed cleanly: its tasks are
+/// cancelled and its default executor is shut down.
 pub fn exec() -> Result<i32> {
     if !ffi::has_application() {
         return Err(Error::Qt(

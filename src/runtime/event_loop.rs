@@ -109,6 +109,21 @@ impl SinkTarget for LoopInner {
             self.driver.exit_loop();
         }
     }
+    /// `QCoreApplication::aboutToQuit`: the application's `exec()` is
+    /// returning. A running loop stops (its `run_*` returns); an idle one
+    /// closes: tasks cancelled, the default executor shut down.
+    fn about_to_quit(&self) {
+        let Some(inner) = self.this.upgrade() else {
+            return;
+        };
+        let lp = EventLoop::from_inner(inner);
+        if lp.is_running() {
+            lp.stop();
+        } else if !lp.is_closed() {
+            log::debug!("qtloop: the application quits; closing its event loop");
+            let _ = lp.close();
+        }
+    }
 }
 
 impl Drop for LoopInner {

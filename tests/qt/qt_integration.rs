@@ -21,6 +21,7 @@ cases!(qt_integration:
     task_scope_cancels_its_tasks_when_dropped,
     object_ref_updates_after_awaits_and_fails_once_destroyed,
     run_modal_keeps_other_tasks_running_and_the_caller_free,
+    about_to_quit_closes_the_loop_cleanly,
 );
 
 /// Counts emissions of `message(kind, value)` as `(kind, i32)`.
@@ -267,5 +268,35 @@ fn run_modal_keeps_other_tasks_running_and_the_caller_free() {
         .run_until_complete(run_modal(|| -> i32 { panic!("dialog crashed") }))
         .unwrap();
     assert_eq!(r, Err(Error::Panicked("dialog crashed".into())));
+    lp.close().unwrap();
+}
+
+fn about_to_quit_closes_the_loop_cleanly() {
+    let lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let d = dropped.clone();
+    struct Flag(Rc<Cell<bool>>);
+    impl Drop for Flag {
+        fn drop(&mut self) {
+            self.0.set(true)
+        }
+    }
+    let task = lp.create_task(async move {
+        let _f = Flag(d);
+        qtloop::sleep(60.0).await
+    });
+    let ran = Rc::new(Cell::new(false));
+    let r = ran.clone();
+    lp.call_later(0.01, move || {
+        r.set(true);
+        qtloop::qt::quit();
+    })
+    .unwrap();
+    assert_eq!(qtloop::qt::exec().unwrap(), 0);
+    assert!(ran.get());
+    assert!(lp.is_closed(), "aboutToQuit closed the loop");
+    assert!(dropped.get(), "its task was cancelled and dropped");
+    assert!(task.is_done());
+    assert_eq!(lp.call_soon(|| {}).unwrap_err(), Error::Closed);
     lp.close().unwrap();
 }
