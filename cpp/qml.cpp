@@ -24,19 +24,38 @@ QQuickWindow *first_window(const QQmlApplicationEngine &engine)
     return nullptr;
 }
 
+// Searches QObject children and, for items, visual children too (items
+// made by a Repeater or Loader have only a visual parent).
+QObject *find_in(QObject *o, const QString &name)
+{
+    if (o->objectName() == name) {
+        return o;
+    }
+    for (QObject *child : o->children()) {
+        if (QObject *found = find_in(child, name)) {
+            return found;
+        }
+    }
+    if (auto *item = qobject_cast<QQuickItem *>(o)) {
+        for (QQuickItem *child : item->childItems()) {
+            if (child->parent() != o) {
+                if (QObject *found = find_in(child, name)) {
+                    return found;
+                }
+            }
+        }
+    }
+    return nullptr;
+}
+
 QObject *find_named(const QQmlApplicationEngine &engine, const QString &name)
 {
     for (QObject *root : engine.rootObjects()) {
-        if (root->objectName() == name) {
-            return root;
-        }
-        if (QObject *o = root->findChild<QObject *>(name)) {
+        if (QObject *o = find_in(root, name)) {
             return o;
         }
-        // Items parented to a window's content item are not QObject
-        // children of the window itself.
         if (auto *w = qobject_cast<QQuickWindow *>(root)) {
-            if (QObject *o = w->contentItem()->findChild<QObject *>(name)) {
+            if (QObject *o = find_in(w->contentItem(), name)) {
                 return o;
             }
         }

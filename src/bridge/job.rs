@@ -50,6 +50,10 @@ pub mod qobject {
         /// Cancels the running job (its future is dropped at once).
         #[qinvokable]
         fn cancel(self: Pin<&mut AsyncJob>);
+        /// Sends a message to the running job (`JobContext::take_inbox`);
+        /// false if it is not running.
+        #[qinvokable]
+        fn post(self: Pin<&mut AsyncJob>, kind: &QString, value: &QVariant) -> bool;
     }
 
     impl cxx_qt::Threading for AsyncJob {}

@@ -1,6 +1,6 @@
 //! `AsyncJob`: QML starts, cancels and watches Rust async work.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::future::Future;
@@ -10,6 +10,7 @@ use std::rc::Rc;
 
 use cxx_qt::{CxxQtType, Threading};
 use cxx_qt_lib::{QString, QVariant};
+use futures::channel::mpsc;
 use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 
@@ -67,7 +68,12 @@ pub struct JobContext {
     thread: cxx_qt::CxxQtThread<AsyncJob>,
     generation: u64,
     argument: QVariant,
+    inbox: Rc<Cell<Option<JobInbox>>>,
 }
+
+/// What QML sent to a running job with `post(kind, value)`, in order; ends
+/// when the job's item is destroyed or the job restarted.
+pub type JobInbox = mpsc::UnboundedReceiver<(String, QVariant)>;
 
 impl JobContext {
     /// The argument QML passed to `start(argument)`.
@@ -93,6 +99,12 @@ impl JobContext {
     pub fn send(&self, kind: &str, value: QVariant) {
         let kind = QString::from(kind);
         self.update(move |obj| obj.message(&kind, &value));
+    }
+
+    /// The messages QML sends with `post(kind, value)` (taken once; later
+    /// calls give `None`).
+    pub fn take_inbox(&self) -> Option<JobInbox> {
+        self.inbox.take()
     }
 
     /// Whether the item still exists.
@@ -121,6 +133,7 @@ pub struct AsyncJobRust {
     pub(crate) status: QString,
     pub(crate) generation: u64,
     pub(crate) task: Option<Task<()>>,
+    inbox: Option<mpsc::UnboundedSender<(String, QVariant)>>,
 }
 
 impl Default for AsyncJobRust {
@@ -134,6 +147,7 @@ impl Default for AsyncJobRust {
             status: QString::from("idle"),
             generation: 0,
             task: None,
+            inbox: None,
         }
     }
 }
@@ -193,10 +207,13 @@ impl AsyncJob {
         };
         let generation = self.generation + 1;
         self.as_mut().rust_mut().generation = generation;
+        let (inbox_tx, inbox_rx) = mpsc::unbounded();
+        self.as_mut().rust_mut().inbox = Some(inbox_tx);
         let ctx = JobContext {
             thread: self.qt_thread(),
             generation,
             argument: argument.clone(),
+            inbox: Rc::new(Cell::new(Some(inbox_rx))),
         };
         let thread = ctx.thread.clone();
         // Calling the factory is user code too: a panic there fails the job.
@@ -230,6 +247,15 @@ impl AsyncJob {
         true
     }
 
+    /// QML: `post(kind, value)`.
+    pub fn post(self: Pin<&mut Self>, kind: &QString, value: &QVariant) -> bool {
+        self.running
+            && self
+                .inbox
+                .as_ref()
+                .is_some_and(|tx| tx.unbounded_send((kind.to_string(), value.clone())).is_ok())
+    }
+
     /// QML: `cancel()`.
     pub fn cancel(mut self: Pin<&mut Self>) {
         if !self.running {
@@ -240,6 +266,7 @@ impl AsyncJob {
         }
         // Updates still queued by the cancelled run are dropped.
         self.as_mut().rust_mut().generation += 1;
+        self.as_mut().rust_mut().inbox = None;
         self.as_mut().set_state(false, "cancelled");
         self.cancelled();
     }
@@ -249,6 +276,7 @@ impl AsyncJob {
             return;
         }
         self.as_mut().rust_mut().task = None;
+        self.as_mut().rust_mut().inbox = None;
         match outcome {
             Ok(value) => {
                 self.as_mut().rust_mut().result = value.clone();

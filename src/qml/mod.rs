@@ -4,8 +4,8 @@
 //! * `AsyncJob`: starts a Rust async job registered with [`register_job`],
 //!   cancels it, and exposes `running`, `progress`, `result`, `error` and
 //!   `status` for bindings, with `finished(result)`, `failed(error)`,
-//!   `cancelled()` and `message(kind, value)` signals. Destroying the item
-//!   cancels its job.
+//!   `cancelled()` and `message(kind, value)` signals; `post(kind, value)`
+//!   sends to the running job. Destroying the item cancels its job.
 //! * `LoopStatus`: a status line (`qml/LoopStatus.qml`).
 //!
 //! ```qml
@@ -34,7 +34,7 @@ use cxx_qt_lib::{QImage, QQmlApplicationEngine, QString, QUrl, QVariant};
 pub use crate::bridge::job::qobject::AsyncJob;
 use crate::bridge::qml as ffi;
 use crate::error::{Error, Result};
-pub use job::{register_job, unregister_job, AsyncJobRust, JobContext};
+pub use job::{register_job, unregister_job, AsyncJobRust, JobContext, JobInbox};
 
 /// A new `AsyncJob` owned by Rust (no QML needed): the same job runner,
 /// its state and signals, for Rust code; dropping it cancels its job.

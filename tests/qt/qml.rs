@@ -18,6 +18,8 @@ cases!(qml:
     click_reaches_qml_and_screenshot_shows_it,
     eratosthenes_example_highlights_the_primes,
     minimal_changes_the_text_after_a_second_and_stays_responsive,
+    downloads_finish_on_the_pool_and_one_is_cancelled,
+    qml_posts_reach_the_running_job,
 );
 
 /// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
@@ -343,13 +345,12 @@ Window {
     lp.close().unwrap();
 }
 
-/// Runs a GUI example headless with a 1 ms tick; returns its output and
+/// Runs a GUI example headless with a short tick; returns its output and
 /// its screenshot.
-pub fn run_gui_example(name: &str, extra: &[&str]) -> (String, QImage) {
+pub fn run_gui_example(name: &str, tick_ms: &str) -> (String, QImage) {
     let dir = std::env::temp_dir().join(format!("qtloop-shots-{}", std::process::id()));
     let shot = dir.join(format!("{name}.png"));
-    let mut args = vec!["--screenshot", shot.to_str().unwrap(), "--tick-ms", "1"];
-    args.extend_from_slice(extra);
+    let args = ["--screenshot", shot.to_str().unwrap(), "--tick-ms", tick_ms];
     let out = crate::embedding::example_with(name, &args);
     let bytes = std::fs::read(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display()));
     let image = QImage::from_data(&bytes, Some("PNG")).expect("a PNG");
@@ -358,7 +359,7 @@ pub fn run_gui_example(name: &str, extra: &[&str]) -> (String, QImage) {
 }
 
 fn eratosthenes_example_highlights_the_primes() {
-    let (out, image) = run_gui_example("eratosthenes", &[]);
+    let (out, image) = run_gui_example("eratosthenes", "1");
     assert!(out.contains("found 30 primes up to 120"), "{out}");
     let is_prime = |n: i32| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
     let (green, grey, white) = ((0x2e, 0x7d, 0x32), (0xd9, 0xd9, 0xd9), (255, 255, 255));
@@ -433,4 +434,65 @@ fn minimal_changes_the_text_after_a_second_and_stays_responsive() {
         out.contains("s: What do you get if you multiply six by nine?"),
         "{out}"
     );
+}
+
+fn downloads_finish_on_the_pool_and_one_is_cancelled() {
+    let (out, image) = run_gui_example("downloads", "5");
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("download ")).collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    for (i, l) in lines.iter().enumerate() {
+        if i == 2 {
+            assert_eq!(*l, "download 2: cancelled");
+        } else {
+            assert!(l.contains(" kB, #"), "{l}");
+        }
+    }
+    let (green, red, track) = ((0x2e, 0x7d, 0x32), (0xc6, 0x28, 0x28), (0xe6, 0xe6, 0xe6));
+    for (i, y) in [(0, 68), (1, 106), (2, 144), (3, 182)] {
+        let (start, end) = (rgb_at(&image, 126, y), rgb_at(&image, 312, y));
+        if i == 2 {
+            assert!(close_to(start, red), "row 2 starts red: {start:?}");
+            assert!(close_to(end, track), "row 2 stopped early: {end:?}");
+        } else {
+            assert!(
+                close_to(start, green) && close_to(end, green),
+                "row {i}: {start:?} {end:?}"
+            );
+        }
+    }
+}
+
+fn qml_posts_reach_the_running_job() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    register_job("t_echo", |ctx| async move {
+        let mut inbox = ctx.take_inbox().unwrap();
+        assert!(ctx.take_inbox().is_none(), "taken once");
+        use futures::StreamExt;
+        while let Some((kind, value)) = inbox.next().await {
+            if kind == "stop" {
+                return Ok::<_, Error>(value);
+            }
+            ctx.send(&format!("echo-{kind}"), value);
+        }
+        Ok(QVariant::default())
+    });
+    app.load_source(&job_window("t_echo", ""), "echo.qml")
+        .unwrap();
+    assert!(!app
+        .evaluate("job", "post('early', 0)")
+        .unwrap()
+        .value::<bool>()
+        .unwrap());
+    assert!(started(&app, "start(null)"));
+    for call in ["post('a', 1)", "post('b', 2)", "post('stop', 3)"] {
+        assert!(app.evaluate("job", call).unwrap().value::<bool>().unwrap());
+    }
+    assert!(wait_until(&lp, 5.0, || !flag(&app, "job", "running")));
+    assert_eq!(
+        string(&app, "window", "log"),
+        "echo-a=1;echo-b=2;finished:3;"
+    );
+    drop(app);
+    lp.close().unwrap();
 }
