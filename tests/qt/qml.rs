@@ -20,6 +20,7 @@ cases!(qml:
     minimal_changes_the_text_after_a_second_and_stays_responsive,
     downloads_finish_on_the_pool_and_one_is_cancelled,
     qml_posts_reach_the_running_job,
+    periodic_clock_compensation_keeps_the_schedule,
 );
 
 /// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
@@ -495,4 +496,40 @@ fn qml_posts_reach_the_running_job() {
     );
     drop(app);
     lp.close().unwrap();
+}
+
+/// The number after `prefix` in `out`.
+fn number_after(out: &str, prefix: &str) -> f64 {
+    let rest = &out[out
+        .find(prefix)
+        .unwrap_or_else(|| panic!("{prefix}: {out}"))
+        + prefix.len()..];
+    rest.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+fn any_pixel_close_to(image: &QImage, rgb: (i32, i32, i32), y0: i32, y1: i32) -> bool {
+    (y0..y1).any(|y| {
+        (0..image.width()).any(|x| {
+            let c = image.pixel_color(x, y);
+            close_to((c.red(), c.green(), c.blue()), rgb)
+        })
+    })
+}
+
+fn periodic_clock_compensation_keeps_the_schedule() {
+    let (out, image) = run_gui_example("periodic_clock", "1");
+    let with = number_after(&out, "compensated: lateness ");
+    let without = number_after(&out, "not compensated: lateness ");
+    // 20 ticks of 10 ms work: uncompensated falls ~10 ms behind per tick.
+    assert!(with.abs() < 20.0, "compensated lateness {with} ms");
+    assert!(without > 60.0, "uncompensated lateness only {without} ms");
+    // Back on schedule at the end: the readout is green, the second hand red.
+    assert!(
+        any_pixel_close_to(&image, (0x2e, 0x7d, 0x32), 372, 398),
+        "green readout"
+    );
+    assert!(
+        any_pixel_close_to(&image, (0xd3, 0x2f, 0x2f), 20, 320),
+        "second hand"
+    );
 }
