@@ -1,11 +1,23 @@
-//! A QMI-style instrument monitor: a loop task polls a simulated
-//! temperature controller at 10 Hz in its own thread; the GUI thread (here,
-//! headless, the event loop's thread) changes the setpoint and prints each
-//! status as it arrives on the *status updated* signal.
+//! A QMI-style instrument monitor: a loop task polls a simulated cryostat at
+//! 10 Hz in its own thread; QML sets the setpoint with a slider, picks the
+//! missed-loop policy, and plots each status as it arrives on the GUI
+//! thread (the *status updated* signal).
+//!
+//! Every 12th poll the instrument stalls for 250 ms, so loops are missed:
+//! `Skip` keeps the phase, `Terminate` stops the task with an error.
+//! Headless, it moves the slider to 1.5 K, then switches to `Terminate`
+//! and waits for the task to stop, printing what happened.
 
+#[path = "common/mod.rs"]
+mod common;
+
+use std::rc::Rc;
 use std::time::Duration;
 
+use cxx_qt_lib::{QString, QVariant};
+use futures::StreamExt;
 use qtloop::background::{self, LoopRunner, LoopTask, MissedLoopPolicy, TaskContext, TaskFailure};
+use qtloop::qml::{register_job, JobContext, QmlApp};
 use qtloop::EventLoop;
 
 /// What the operator sets.
@@ -23,6 +35,7 @@ impl Default for Settings {
 /// What the monitor reports.
 #[derive(Clone, Debug, Default)]
 struct Status {
+    #[allow(dead_code)] // shown by the terminal version; QML counts itself
     sample: u32,
     temperature_k: f64,
     heater_percent: f64,
@@ -70,6 +83,9 @@ impl LoopTask for Monitor {
 
     fn loop_iteration(&mut self, ctx: &TaskContext<Settings, Status>) -> Result<(), TaskFailure> {
         self.sample += 1;
+        if self.sample % 12 == 0 {
+            std::thread::sleep(Duration::from_millis(250)); // the instrument stalls
+        }
         let (t, h) = self.instrument.poll(ctx.settings().setpoint_k);
         ctx.set_status(Status {
             sample: self.sample,
@@ -88,8 +104,31 @@ impl LoopTask for Monitor {
     }
 }
 
-fn main() -> qtloop::Result<()> {
-    let lp = EventLoop::new()?;
+/// Stops the loop task when the job ends or is cancelled from QML.
+struct StopOnDrop(background::TaskRunner<Settings, Status>);
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+fn policy(name: &str) -> MissedLoopPolicy {
+    match name {
+        "Immediate" => MissedLoopPolicy::Immediate,
+        "Terminate" => MissedLoopPolicy::Terminate,
+        "Burst" => MissedLoopPolicy::Burst,
+        _ => MissedLoopPolicy::Skip,
+    }
+}
+
+/// The QML `AsyncJob { job: "monitor" }`: runs the loop task until it ends
+/// (or the item cancels it), forwarding settings in and status out.
+async fn monitor(ctx: JobContext) -> qtloop::Result<QVariant> {
+    let name = ctx
+        .argument()
+        .value::<QString>()
+        .unwrap_or_default()
+        .to_string();
     let monitor = Monitor {
         instrument: Instrument {
             temperature_k: 4.0,
@@ -97,37 +136,80 @@ fn main() -> qtloop::Result<()> {
         },
         sample: 0,
     };
+    let period = Duration::from_millis(100);
     let runner = background::spawn(
         "cryostat-monitor",
-        LoopRunner::new(monitor, Duration::from_millis(100), MissedLoopPolicy::Skip)?,
+        LoopRunner::new(monitor, period, policy(&name))?,
     );
-    // Status arrives on this (the loop's) thread: a GUI would update here.
-    runner.status_updated().connect(|s: &Status| {
-        println!(
-            "[gui] sample {:2}: {:6.3} K, heater {:5.1} %",
-            s.sample, s.temperature_k, s.heater_percent
-        );
+    // Status arrives on this (the GUI) thread.
+    let (tx, mut statuses) = futures::channel::mpsc::unbounded::<Status>();
+    runner.status_updated().connect(move |s: &Status| {
+        let _ = tx.unbounded_send(s.clone());
     });
     runner.start()?;
+    let _stop = StopOnDrop(runner.clone());
+    let scope = qtloop::qt::TaskScope::new();
+    let (r, mut inbox) = (runner.clone(), ctx.take_inbox().expect("first take"));
+    scope.spawn(async move {
+        while let Some((kind, value)) = inbox.next().await {
+            if let (true, Some(k)) = (kind == "setpoint", value.value::<f64>()) {
+                r.set_settings(Settings { setpoint_k: k });
+            }
+        }
+    });
+    let (c, r) = (ctx.clone(), runner.clone());
+    scope.spawn(async move {
+        while let Some(s) = statuses.next().await {
+            c.send("temperature", QVariant::from(&s.temperature_k));
+            c.send("heater", QVariant::from(&s.heater_percent));
+            c.send("missed", QVariant::from(&(r.loop_stats().missed as i32)));
+        }
+    });
+    match runner.finished().await? {
+        Ok(()) => Ok(QVariant::from(&QString::from("stopped"))),
+        Err(failure) => Err(qtloop::Error::Failed(failure.to_string())),
+    }
+}
 
-    // The operator changes the setpoint from the GUI thread after 0.5 s.
-    let r = runner.clone();
-    lp.call_later(0.5, move || {
+fn text(app: &QmlApp, name: &str) -> qtloop::Result<String> {
+    Ok(app
+        .property(name, "text")?
+        .value::<QString>()
+        .unwrap_or_default()
+        .to_string())
+}
+
+fn main() -> qtloop::Result<()> {
+    let opts = common::Options::parse("instrument_monitor");
+    let mut app = QmlApp::new()?;
+    let lp = EventLoop::new()?;
+    register_job("monitor", monitor);
+    app.load_source(
+        include_str!("../qml/instrument_monitor.qml"),
+        "instrument_monitor.qml",
+    )?;
+    if !opts.exit_when_done {
+        qtloop::qt::exec()?;
+        return lp.close();
+    }
+    let app = Rc::new(app);
+    let a = app.clone();
+    lp.run_until_complete(async move {
+        qtloop::sleep(0.5).await?;
         println!("[gui] operator sets 1.5 K");
-        r.set_settings(Settings { setpoint_k: 1.5 });
-    })?;
-    lp.run_until_complete(qtloop::sleep(1.55))??;
-
-    runner.stop();
-    let outcome = lp.run_until_complete(runner.finished())??;
-    lp.run_until_complete(qtloop::sleep(0.01))??; // let the last signals arrive
-    let stats = runner.loop_stats();
-    println!(
-        "[gui] monitor ended: {outcome:?}; {} iterations, {} missed, lateness mean {:.3} ms, max {:.3} ms",
-        stats.iterations,
-        stats.missed,
-        stats.mean_lateness().as_secs_f64() * 1e3,
-        stats.max_lateness.as_secs_f64() * 1e3
-    );
+        a.set_property("setpoint", "value", &QVariant::from(&1.5f64))?;
+        qtloop::sleep(1.05).await?;
+        println!("[gui] {}", text(&a, "readout")?);
+        println!("[gui] operator picks Terminate");
+        a.set_property("policy", "currentIndex", &QVariant::from(&2i32))?;
+        while a.property("monitor", "status")?.value::<QString>() != Some(QString::from("failed")) {
+            qtloop::sleep(0.02).await?;
+        }
+        qtloop::sleep(0.05).await
+    })??;
+    println!("[gui] {}", text(&app, "state")?);
+    app.save_screenshot(&opts.screenshot)?;
+    println!("Screenshot: {}", opts.screenshot_display());
+    drop(app);
     lp.close()
 }

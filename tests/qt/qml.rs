@@ -21,6 +21,7 @@ cases!(qml:
     downloads_finish_on_the_pool_and_one_is_cancelled,
     qml_posts_reach_the_running_job,
     periodic_clock_compensation_keeps_the_schedule,
+    instrument_monitor_plots_takes_settings_and_terminates,
 );
 
 /// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
@@ -531,5 +532,30 @@ fn periodic_clock_compensation_keeps_the_schedule() {
     assert!(
         any_pixel_close_to(&image, (0xd3, 0x2f, 0x2f), 20, 320),
         "second hand"
+    );
+}
+
+fn instrument_monitor_plots_takes_settings_and_terminates() {
+    let (out, image) = run_gui_example("instrument_monitor", "1");
+    for line in [
+        "[monitor] connected; setpoint 4.00 K",
+        "[monitor] new setpoint 1.50 K",
+        "[monitor] heater off, disconnected",
+        "[gui] stopped: the loop task missed its loop time",
+    ] {
+        assert!(out.contains(line), "{line:?} missing in:\n{out}");
+    }
+    // The slider's setpoint reached the task: it cooled towards 1.5 K.
+    let readout = out.lines().find(|l| l.contains(" K, heater ")).unwrap();
+    let kelvin: f64 = readout[6..].split(' ').next().unwrap().parse().unwrap();
+    assert!((1.3..2.5).contains(&kelvin), "{readout}");
+    // The status was plotted (blue line) and the stop shown in red.
+    assert!(
+        any_pixel_close_to(&image, (0x15, 0x65, 0xc0), 50, 268),
+        "no plot"
+    );
+    assert!(
+        any_pixel_close_to(&image, (0xc6, 0x28, 0x28), 366, 400),
+        "no red state"
     );
 }
