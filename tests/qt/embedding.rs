@@ -152,8 +152,8 @@ fn example(name: &str) -> String {
 }
 
 /// Builds (if needed) and runs an example offscreen with arguments; its
-/// standard output. Fails the case if it exits with an error.
-pub fn example_with(name: &str, args: &[&str]) -> String {
+/// standard output and error. Fails the case if it exits with an error.
+pub fn example_output(name: &str, args: &[&str]) -> (String, String) {
     // `cargo test` builds the examples next to this binary's folder; when
     // only this test was asked for, build the one we need.
     let exe = std::env::current_exe().unwrap();
@@ -181,7 +181,15 @@ pub fn example_with(name: &str, args: &[&str]) -> String {
         "{name}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// [`example_output`]'s standard output.
+pub fn example_with(name: &str, args: &[&str]) -> String {
+    example_output(name, args).0
 }
 
 fn seed_examples_print_in_order() {

@@ -22,6 +22,7 @@ cases!(qml:
     qml_posts_reach_the_running_job,
     periodic_clock_compensation_keeps_the_schedule,
     instrument_monitor_plots_takes_settings_and_terminates,
+    embedding_in_a_cxx_qt_app_with_its_own_exec,
 );
 
 /// Runs the loop until `cond` holds (checked every 5 ms), at most `secs`.
@@ -558,4 +559,11 @@ fn instrument_monitor_plots_takes_settings_and_terminates() {
         any_pixel_close_to(&image, (0xc6, 0x28, 0x28), 366, 400),
         "no red state"
     );
+}
+
+fn embedding_in_a_cxx_qt_app_with_its_own_exec() {
+    // The README's embedding example: the app's own QGuiApplication and
+    // exec(); QML starts a Rust job, logs its result and quits.
+    let (_, err) = crate::embedding::example_output("embed", &[]);
+    assert!(err.contains("answer: 42"), "{err}");
 }
