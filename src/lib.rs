@@ -52,6 +52,8 @@ mod driver;
 pub mod error;
 pub mod executor;
 pub mod qi;
+#[cfg(feature = "qmetaobject")]
+pub mod qmeta;
 pub mod qml;
 pub mod qt;
 mod runtime;

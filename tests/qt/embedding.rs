@@ -163,6 +163,9 @@ pub fn example_output(name: &str, args: &[&str]) -> (String, String) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = Command::new(cargo);
         build.args(["build", "--quiet", "--example", name]);
+        if cfg!(feature = "qmetaobject") {
+            build.args(["--features", "qmetaobject"]);
+        }
         if profile_dir.ends_with("release") {
             build.arg("--release");
         }

@@ -20,6 +20,8 @@ mod executor;
 mod loop_tasks;
 mod periodic;
 mod qi;
+#[cfg(feature = "qmetaobject")]
+mod qmeta;
 mod qml;
 mod qt_integration;
 mod reliability;
@@ -120,6 +122,8 @@ fn main() {
     cases.extend(reliability::CASES);
     cases.extend(qml::CASES);
     cases.extend(qt_integration::CASES);
+    #[cfg(feature = "qmetaobject")]
+    cases.extend(qmeta::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     libtest_mimic::run(&args, trials).exit();
 }
