@@ -217,6 +217,39 @@ std::uint64_t posted_event_round_trips(std::uint64_t count)
     return static_cast<std::uint64_t>(t.nsecsElapsed());
 }
 
+QtThread::QtThread(rust::Box<ThreadBody> body, const rust::Str name)
+    : thread_(QThread::create([b = std::move(body)]() mutable { run_thread_body(std::move(b)); }))
+{
+    thread_->setObjectName(QString::fromUtf8(name.data(), static_cast<qsizetype>(name.size())));
+    thread_->start();
+}
+
+QtThread::~QtThread()
+{
+    thread_->wait();
+    delete thread_;
+}
+
+bool QtThread::is_finished() const
+{
+    return thread_->isFinished();
+}
+
+void QtThread::wait() const
+{
+    thread_->wait();
+}
+
+std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str name)
+{
+    return std::make_unique<QtThread>(std::move(body), name);
+}
+
+rust::String current_qthread_name()
+{
+    return rust::String(QThread::currentThread()->objectName().toStdString());
+}
+
 bool ensure_core_application()
 {
     if (QCoreApplication::instance() != nullptr) {

@@ -8,6 +8,7 @@
 #include <QtCore/QEvent>
 #include <QtCore/QEventLoop>
 #include <QtCore/QObject>
+#include <QtCore/QThread>
 #include <QtCore/QTimer>
 
 #include <cstdint>
@@ -19,6 +20,7 @@
 namespace qtloop {
 
 struct DriverSink; // Rust: receives ticks and timer expiries
+struct ThreadBody; // Rust: what a QThread runs
 
 // Posts a tick to a LoopDriver from any thread; detached when the driver dies.
 class LoopWaker {
@@ -96,6 +98,23 @@ std::unique_ptr<TimerProbe> new_timer_probe(std::int32_t msec);
 // The floor of a Qt wake-up: `count` posted events, each handler posting the
 // next one, run on this thread's event loop; returns the total nanoseconds.
 std::uint64_t posted_event_round_trips(std::uint64_t count);
+
+// A QThread (started by Qt, with its own event dispatcher) running a Rust
+// closure. The owner waits for it before destroying it.
+class QtThread {
+public:
+    QtThread(rust::Box<ThreadBody> body, const rust::Str name);
+    ~QtThread();
+    bool is_finished() const;
+    void wait() const;
+
+private:
+    QThread *thread_;
+};
+
+std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str name);
+// The objectName of the current thread's QThread object.
+rust::String current_qthread_name();
 
 bool ensure_core_application();
 bool has_application();

@@ -12,6 +12,9 @@ pub(crate) mod bridge {
         fn on_tick(self: &DriverSink);
         fn on_timer(self: &DriverSink);
         fn on_about_to_quit(self: &DriverSink);
+
+        type ThreadBody;
+        fn run_thread_body(body: Box<ThreadBody>);
     }
 
     unsafe extern "C++" {
@@ -21,6 +24,12 @@ pub(crate) mod bridge {
         type LoopWaker;
         type NestedLoop;
         type TimerProbe;
+        type QtThread;
+
+        fn spawn_qthread(body: Box<ThreadBody>, name: &str) -> UniquePtr<QtThread>;
+        fn is_finished(self: &QtThread) -> bool;
+        fn wait(self: &QtThread);
+        fn current_qthread_name() -> String;
 
         fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
         fn dispose_loop_driver(driver: UniquePtr<LoopDriver>);
@@ -61,5 +70,10 @@ unsafe impl Send for bridge::LoopWaker {}
 // SAFETY: as above; every method takes the mutex.
 unsafe impl Sync for bridge::LoopWaker {}
 
+// SAFETY: a `QtThread` only wraps a `QThread*`; `isFinished` and `wait`
+// are thread-safe in Qt, and the handle is destroyed after `wait`.
+unsafe impl Send for bridge::QtThread {}
+
 pub(crate) use crate::driver::sink::DriverSink;
+pub(crate) use crate::qt::thread::{run_thread_body, ThreadBody};
 pub(crate) use bridge::*;

@@ -4,10 +4,12 @@
 mod modal;
 mod scope;
 mod signal;
+pub(crate) mod thread;
 
 pub use modal::run_modal;
 pub use scope::{ObjectRef, TaskScope};
 pub use signal::{next_signal, signal_stream, NextSignal, SignalSender, SignalStream};
+pub use thread::{current_qthread_name, spawn_qthread, QThreadHandle};
 
 use std::time::Duration;
 

@@ -22,6 +22,7 @@ cases!(qt_integration:
     object_ref_updates_after_awaits_and_fails_once_destroyed,
     run_modal_keeps_other_tasks_running_and_the_caller_free,
     about_to_quit_closes_the_loop_cleanly,
+    loop_on_a_qthread_uses_its_dispatcher,
 );
 
 /// Counts emissions of `message(kind, value)` as `(kind, i32)`.
@@ -299,4 +300,49 @@ fn about_to_quit_closes_the_loop_cleanly() {
     assert!(task.is_done());
     assert_eq!(lp.call_soon(|| {}).unwrap_err(), Error::Closed);
     lp.close().unwrap();
+}
+
+fn loop_on_a_qthread_uses_its_dispatcher() {
+    let main_lp = EventLoop::new().unwrap();
+    let t = qtloop::qt::spawn_qthread("qtloop-qthread", || {
+        let lp = EventLoop::new().unwrap();
+        let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+        let o = order.clone();
+        lp.call_later(0.02, move || o.borrow_mut().push("later"))
+            .unwrap();
+        let o = order.clone();
+        lp.call_soon(move || o.borrow_mut().push("soon")).unwrap();
+        let t0 = lp.time();
+        lp.run_until_complete(qtloop::sleep(0.03)).unwrap().unwrap();
+        let took = lp.time() - t0;
+        lp.close().unwrap();
+        let order = order.borrow().clone();
+        (qtloop::qt::current_qthread_name(), order, took)
+    });
+    // The GUI thread's loop keeps running meanwhile.
+    let ticks = main_lp
+        .run_until_complete(async move {
+            let mut n = 0;
+            while !t.is_finished() {
+                qtloop::sleep(0.002).await.unwrap();
+                n += 1;
+            }
+            (n, t.join())
+        })
+        .unwrap();
+    let (n, joined) = ticks;
+    let (name, order, took) = joined.unwrap();
+    assert_eq!(name, "qtloop-qthread", "ran on the QThread");
+    assert_eq!(order, ["soon", "later"]);
+    assert!(took >= 0.03, "{took}");
+    assert!(n >= 3, "{n}");
+    assert_eq!(
+        qtloop::qt::current_qthread_name(),
+        "",
+        "the main thread is not it"
+    );
+    // A panic in the thread is an error for the joiner, not a crash.
+    let bad = qtloop::qt::spawn_qthread("bad", || -> i32 { panic!("qthread body") });
+    assert_eq!(bad.join(), Err(Error::Panicked("qthread body".into())));
+    main_lp.close().unwrap();
 }

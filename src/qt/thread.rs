@@ -1,0 +1,87 @@
+//! QThreads running Rust closures (for loops on Qt-started threads).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
+
+use cxx::UniquePtr;
+
+use crate::driver::ffi;
+use crate::error::{panic_message, Error, Result};
+
+type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
+
+/// What the QThread runs; called once from C++.
+pub(crate) struct ThreadBody(Option<Box<dyn FnOnce() + Send>>);
+
+/// Runs the body on the QThread; a panic is caught here (never unwinds
+/// into Qt) and handed to the joiner.
+#[allow(clippy::boxed_local)] // cxx passes Rust-owned values as a Box
+pub(crate) fn run_thread_body(mut body: Box<ThreadBody>) {
+    if let Some(f) = body.0.take() {
+        f();
+    }
+}
+
+/// A `QThread` (started by Qt, with Qt's own event dispatcher) running a
+/// Rust closure: an [`EventLoop`](crate::EventLoop) created in it runs on
+/// that thread's Qt loop. Dropping the handle waits for the thread.
+///
+/// ```
+/// let t = qtloop::qt::spawn_qthread("worker", || {
+///     let lp = qtloop::EventLoop::new().unwrap();
+///     let v = lp.run_until_complete(async { qtloop::sleep(0.01).await.map(|_| 7) });
+///     lp.close().unwrap();
+///     (v.unwrap().unwrap(), qtloop::qt::current_qthread_name())
+/// });
+/// assert_eq!(t.join()?, (7, "worker".to_string()));
+/// # Ok::<(), qtloop::Error>(())
+/// ```
+pub struct QThreadHandle<T> {
+    thread: UniquePtr<ffi::QtThread>,
+    result: Slot<T>,
+}
+
+/// Starts a `QThread` named `name` that runs `f`.
+pub fn spawn_qthread<T, F>(name: &str, f: F) -> QThreadHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let result: Slot<T> = Arc::new(Mutex::new(None));
+    let slot = result.clone();
+    let body = ThreadBody(Some(Box::new(move || {
+        let r = catch_unwind(AssertUnwindSafe(f));
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+    })));
+    QThreadHandle {
+        thread: ffi::spawn_qthread(Box::new(body), name),
+        result,
+    }
+}
+
+impl<T> QThreadHandle<T> {
+    /// Whether the thread has finished.
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Waits for the thread and returns what `f` returned;
+    /// `Err(Error::Panicked)` if it panicked.
+    pub fn join(self) -> Result<T> {
+        if let Some(t) = self.thread.as_ref() {
+            t.wait();
+        }
+        let r = self.result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match r {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(p)) => Err(Error::Panicked(panic_message(&*p))),
+            None => Err(Error::Qt("the QThread did not run".into())),
+        }
+    }
+}
+
+/// The `objectName` of the current thread's `QThread` object (empty for
+/// threads that Qt did not start, or did not name).
+pub fn current_qthread_name() -> String {
+    ffi::current_qthread_name()
+}
