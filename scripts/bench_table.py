@@ -23,8 +23,12 @@ PRIMARY = {
     "w6d": ("dev_p99_ms", "deviation p99 ms"),
     "w7a": ("ns_per_task", "ns/task"),
     "w7b": ("rss_per_task_b", "RSS B/parked task"),
+    "w8c": ("chain_max_gap_ms", "1 ms QTimer max gap, chain, ms"),
+    "w8f": ("fanout_max_gap_ms", "1 ms QTimer max gap, fan-out, ms"),
 }
-PEERS = ["tokio", "async-executor", "glib"]
+RUST_PEERS = ["tokio", "async-executor", "glib"]
+PYTHON_PEERS = ["asyncio", "uvloop", "qtasyncio", "qasync"]
+PEERS = RUST_PEERS + PYTHON_PEERS
 
 
 def main(raw, chart):
@@ -39,23 +43,37 @@ def main(raw, chart):
         if w == "floor":
             floors[rt] = row
             continue
-        if w in PRIMARY and PRIMARY[w][0] in row:
-            cells[(w, rt)].append(float(row[PRIMARY[w][0]]))
+        for name in ([w] if w != "w8" else ["w8c", "w8f"]):
+            if name in PRIMARY and PRIMARY[name][0] in row:
+                cells[(name, rt)].append(float(row[PRIMARY[name][0]]))
     med = {k: statistics.median(v) for k, v in cells.items()}
-    print("| workload | metric | qtloop | " + " | ".join(PEERS) + " | " +
-          " | ".join(f"qtloop ÷ {p}" for p in PEERS) + " |")
-    print("|---|---|---:|" + "---:|" * (2 * len(PEERS)))
+    peers = [p for p in PEERS if any(k[1] == p for k in med)]
+    fmt = lambda x: "–" if x is None else (f"{x:.3g}" if x < 100 else f"{x:.0f}")
+    print("Medians (lower is better):\n")
+    print("| workload | metric | qtloop | " + " | ".join(peers) + " |")
+    print("|---|---|---:|" + "---:|" * len(peers))
     rows = []
     for w, (key, label) in PRIMARY.items():
         q = med.get((w, "qtloop"))
         if q is None:
             continue
-        vals = [med.get((w, p)) for p in PEERS]
-        ratios = [f"{q / v:.2f}" if v else "–" for v in vals]
-        fmt = lambda x: "–" if x is None else (f"{x:.3g}" if x < 100 else f"{x:.0f}")
-        print(f"| {w} | {label} | {fmt(q)} | " + " | ".join(fmt(v) for v in vals) +
-              " | " + " | ".join(ratios) + " |")
+        vals = [med.get((w, p)) for p in peers]
+        print(f"| {w} | {label} | {fmt(q)} | " + " | ".join(fmt(v) for v in vals) + " |")
         rows.append((w, label, [q] + vals))
+    print("\nRatios qtloop ÷ peer (below 1: qtloop is better):\n")
+    print("| workload | " + " | ".join(peers) + " |")
+    print("|---|" + "---:|" * len(peers))
+    for w, label, vals in rows:
+        q = vals[0]
+        print(f"| {w} | " + " | ".join(f"{q / v:.3g}" if v else "–" for v in vals[1:]) + " |")
+    errors = defaultdict(int)
+    for line in open(raw):
+        if '"error"' in line:
+            row = json.loads(line)
+            errors[(row.get("workload"), row.get("runtime"))] += 1
+    if errors:
+        print("\nRuns that failed or timed out: " +
+              ", ".join(f"{w}/{rt} ×{n}" for (w, rt), n in sorted(errors.items())))
     if floors:
         print()
         fv = floors.get("vecdeque", {}).get("ns_per_cb")
@@ -67,12 +85,12 @@ def main(raw, chart):
         q1 = med.get(("w1", "qtloop"))
         if q1 and fv:
             print(f"W1 ÷ floor: {q1 / fv:.2f}")
-    write_svg(chart, rows)
+    write_svg(chart, rows, peers)
 
 
-def write_svg(path, rows):
-    names = ["qtloop"] + PEERS
-    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
+def write_svg(path, rows, peers):
+    names = ["qtloop"] + peers
+    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"]
     bar_h, gap, left, width = 12, 14, 210, 520
     height = 40 + len(rows) * (len(names) * bar_h + gap) + 30
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 120}" height="{height}" '
