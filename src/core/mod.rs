@@ -64,7 +64,7 @@ pub enum Flow {
 }
 
 /// The default time budget of one dispatch before control goes back to Qt.
-pub const DEFAULT_BUDGET: Duration = Duration::from_millis(3);
+pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
 
 /// How often (in items) a dispatch looks at the clock for its budget.
 const BUDGET_CHECK_EVERY: u32 = 32;

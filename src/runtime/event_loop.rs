@@ -429,7 +429,7 @@ impl EventLoop {
     }
 
     /// The time one Qt wake-up may spend running callbacks before control
-    /// goes back to Qt (3 ms by default).
+    /// goes back to Qt (1.5 ms by default).
     pub fn set_dispatch_budget(&self, d: Duration) {
         self.core().set_budget(d);
     }
