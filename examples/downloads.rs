@@ -64,9 +64,8 @@ fn main() -> qtloop::Result<()> {
     });
 
     app.load_source(include_str!("../qml/downloads.qml"), "downloads.qml")?;
-    if !opts.exit_when_done {
-        qtloop::qt::exec()?;
-        return lp.close();
+    if let Some(done) = common::run_windowed(&opts, &lp) {
+        return done;
     }
     let app = Rc::new(app);
     let a = app.clone();
@@ -83,10 +82,7 @@ fn main() -> qtloop::Result<()> {
         qtloop::sleep(0.05).await
     })??;
     for i in 0..4 {
-        let text = app
-            .property(&format!("result{i}"), "text")?
-            .value::<QString>()
-            .unwrap_or_default();
+        let text = app.string_property(&format!("result{i}"), "text")?;
         println!("download {i}: {text}");
     }
     app.save_screenshot(&opts.screenshot)?;

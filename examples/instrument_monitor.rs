@@ -171,14 +171,6 @@ async fn monitor(ctx: JobContext) -> qtloop::Result<QVariant> {
     }
 }
 
-fn text(app: &QmlApp, name: &str) -> qtloop::Result<String> {
-    Ok(app
-        .property(name, "text")?
-        .value::<QString>()
-        .unwrap_or_default()
-        .to_string())
-}
-
 fn main() -> qtloop::Result<()> {
     let opts = common::Options::parse("instrument_monitor");
     let mut app = QmlApp::new()?;
@@ -188,9 +180,8 @@ fn main() -> qtloop::Result<()> {
         include_str!("../qml/instrument_monitor.qml"),
         "instrument_monitor.qml",
     )?;
-    if !opts.exit_when_done {
-        qtloop::qt::exec()?;
-        return lp.close();
+    if let Some(done) = common::run_windowed(&opts, &lp) {
+        return done;
     }
     let app = Rc::new(app);
     let a = app.clone();
@@ -199,15 +190,15 @@ fn main() -> qtloop::Result<()> {
         println!("[gui] operator sets 1.5 K");
         a.set_property("setpoint", "value", &QVariant::from(&1.5f64))?;
         qtloop::sleep(1.05).await?;
-        println!("[gui] {}", text(&a, "readout")?);
+        println!("[gui] {}", a.string_property("readout", "text")?);
         println!("[gui] operator picks Terminate");
         a.set_property("policy", "currentIndex", &QVariant::from(&2i32))?;
-        while a.property("monitor", "status")?.value::<QString>() != Some(QString::from("failed")) {
+        while a.string_property("monitor", "status")? != "failed" {
             qtloop::sleep(0.02).await?;
         }
         qtloop::sleep(0.05).await
     })??;
-    println!("[gui] {}", text(&app, "state")?);
+    println!("[gui] {}", app.string_property("state", "text")?);
     app.save_screenshot(&opts.screenshot)?;
     println!("Screenshot: {}", opts.screenshot_display());
     drop(app);

@@ -16,14 +16,6 @@ use qtloop::EventLoop;
 
 const QUESTION: &str = "What do you get if you multiply six by nine?";
 
-fn text(app: &QmlApp, name: &str) -> qtloop::Result<String> {
-    Ok(app
-        .property(name, "text")?
-        .value::<QString>()
-        .unwrap_or_default()
-        .to_string())
-}
-
 fn main() -> qtloop::Result<()> {
     let opts = common::Options::parse("minimal");
     let mut app = QmlApp::new()?;
@@ -33,12 +25,11 @@ fn main() -> qtloop::Result<()> {
         Ok::<_, qtloop::Error>(QVariant::from(&QString::from(QUESTION)))
     });
     app.load_source(include_str!("../qml/minimal.qml"), "minimal.qml")?;
-    if !opts.exit_when_done {
-        qtloop::qt::exec()?;
-        return lp.close();
+    if let Some(done) = common::run_windowed(&opts, &lp) {
+        return done;
     }
     // No one to press the button: press it, as a user would.
-    println!("Before: {}", text(&app, "text")?);
+    println!("Before: {}", app.string_property("text", "text")?);
     let beats = |app: &QmlApp| {
         app.property("window", "heartbeat")
             .map(|v| v.value::<i32>())
@@ -49,7 +40,7 @@ fn main() -> qtloop::Result<()> {
     let app = std::rc::Rc::new(app);
     let a = app.clone();
     lp.run_until_complete(async move {
-        while text(&a, "text")? != QUESTION {
+        while a.string_property("text", "text")? != QUESTION {
             qtloop::sleep(0.01).await?;
         }
         qtloop::sleep(0.05).await // let it render
@@ -60,7 +51,7 @@ fn main() -> qtloop::Result<()> {
     println!(
         "After {:.2} s: {}",
         waited.as_secs_f64(),
-        text(&app, "text")?
+        app.string_property("text", "text")?
     );
     println!(
         "The 20 ms QML heartbeat ticked {ticks} times meanwhile: the window stayed responsive."

@@ -109,9 +109,8 @@ fn main() -> qtloop::Result<()> {
         include_str!("../qml/periodic_clock.qml"),
         "periodic_clock.qml",
     )?;
-    if !opts.exit_when_done {
-        qtloop::qt::exec()?;
-        return lp.close();
+    if let Some(done) = common::run_windowed(&opts, &lp) {
+        return done;
     }
     let app = Rc::new(app);
     let a = app.clone();

@@ -52,6 +52,16 @@ impl Options {
     }
 }
 
+/// With a display (and no `--exit-when-done`): runs Qt's own `exec()`
+/// until the user closes the window, closes the loop, and returns its
+/// outcome. Headless: `None`, the example drives itself.
+pub fn run_windowed(opts: &Options, lp: &qtloop::EventLoop) -> Option<qtloop::Result<()>> {
+    if opts.exit_when_done {
+        return None;
+    }
+    Some(qtloop::qt::exec().and_then(|_| lp.close()))
+}
+
 fn usage(name: &str) -> ! {
     eprintln!("usage: {name} [--tick-ms N] [--screenshot PATH] [--exit-when-done]");
     std::process::exit(2)

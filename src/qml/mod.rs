@@ -206,6 +206,15 @@ impl QmlApp {
         }
     }
 
+    /// [`property`](Self::property) as text (empty if it is not a string).
+    pub fn string_property(&self, name: &str, property: &str) -> Result<String> {
+        Ok(self
+            .property(name, property)?
+            .value::<QString>()
+            .map(|s| s.to_string())
+            .unwrap_or_default())
+    }
+
     /// Evaluates a JavaScript expression in the scope of the object whose
     /// `objectName` is `name`, as QML code there would: `"start(21)"` calls
     /// its `start` method, `"width * 2"` reads a property.

@@ -45,11 +45,7 @@ fn started(app: &QmlApp, call: &str) -> bool {
 }
 
 fn string(app: &QmlApp, name: &str, prop: &str) -> String {
-    app.property(name, prop)
-        .unwrap()
-        .value::<QString>()
-        .map(|s| s.to_string())
-        .unwrap_or_default()
+    app.string_property(name, prop).unwrap()
 }
 
 fn number(app: &QmlApp, name: &str, prop: &str) -> f64 {
