@@ -1,5 +1,6 @@
 //! Nested Qt loops, Qt's own exec(), the seed examples.
 
+use crate::DropFlag;
 use std::cell::{Cell, RefCell};
 use std::process::Command;
 use std::rc::Rc;
@@ -281,13 +282,7 @@ fn dropped_loop_refuses_posts() {
 
 fn sigint_stops_the_loop_gracefully() {
     let dropped = Rc::new(Cell::new(false));
-    struct Flag(Rc<Cell<bool>>);
-    impl Drop for Flag {
-        fn drop(&mut self) {
-            self.0.set(true);
-        }
-    }
-    let flag = Flag(dropped.clone());
+    let flag = DropFlag(dropped.clone());
     let killer = std::thread::spawn(|| {
         std::thread::sleep(Duration::from_millis(50));
         signal_hook::low_level::raise(signal_hook::consts::SIGINT).unwrap();

@@ -61,6 +61,14 @@ pub fn take_logs() -> Vec<(log::Level, String)> {
 
 type Case = fn();
 
+/// Sets its flag when dropped: shows that a future (or closure) was dropped.
+pub struct DropFlag(pub std::rc::Rc<std::cell::Cell<bool>>);
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.set(true);
+    }
+}
+
 /// Panics printed in the current case (many cases panic on purpose).
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

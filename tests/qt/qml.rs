@@ -1,6 +1,7 @@
 //! QML: `AsyncJob` items starting, cancelling and watching Rust jobs, and
 //! the GUI examples run headless, judged by their screenshots.
 
+use crate::DropFlag;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -80,14 +81,6 @@ Window {{
 }}
 "#
     )
-}
-
-/// Sets a flag when dropped: shows that a job's future was dropped.
-struct DropFlag(Rc<Cell<bool>>);
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
 }
 
 fn job_result_progress_and_messages_reach_qml() {

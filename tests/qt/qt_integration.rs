@@ -1,6 +1,7 @@
 //! `qtloop::qt`: awaiting signals of cxx-qt QObjects, tasks scoped to an
 //! object, safe access after awaits, and modal (nested) loops.
 
+use crate::DropFlag;
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,13 +167,7 @@ fn task_scope_cancels_its_tasks_when_dropped() {
     register_job("t_long", move |_ctx| {
         let d = d.clone();
         async move {
-            struct Flag(Rc<Cell<bool>>);
-            impl Drop for Flag {
-                fn drop(&mut self) {
-                    self.0.set(true)
-                }
-            }
-            let _f = Flag(d);
+            let _f = DropFlag(d);
             qtloop::sleep(60.0).await?;
             Ok::<_, Error>(QVariant::default())
         }
@@ -276,14 +271,8 @@ fn about_to_quit_closes_the_loop_cleanly() {
     let lp = EventLoop::new().unwrap();
     let dropped = Rc::new(Cell::new(false));
     let d = dropped.clone();
-    struct Flag(Rc<Cell<bool>>);
-    impl Drop for Flag {
-        fn drop(&mut self) {
-            self.0.set(true)
-        }
-    }
     let task = lp.create_task(async move {
-        let _f = Flag(d);
+        let _f = DropFlag(d);
         qtloop::sleep(60.0).await
     });
     let ran = Rc::new(Cell::new(false));

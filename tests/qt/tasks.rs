@@ -1,5 +1,6 @@
 //! Tasks, time, run().
 
+use crate::DropFlag;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -39,13 +40,6 @@ fn create_task_and_spawn_local() {
         .unwrap();
     assert_eq!(v, 42);
     lp.close().unwrap();
-}
-
-struct DropFlag(Rc<Cell<bool>>);
-impl Drop for DropFlag {
-    fn drop(&mut self) {
-        self.0.set(true);
-    }
 }
 
 fn cancel_drops_the_future() {
