@@ -87,12 +87,7 @@ impl JobContext {
             return;
         }
         let p = progress.clamp(0.0, 1.0);
-        self.update(move |mut obj| {
-            if obj.progress != p {
-                obj.as_mut().rust_mut().progress = p;
-                obj.progress_changed();
-            }
-        });
+        self.update(move |obj| obj.set_progress(p));
     }
 
     /// Emits the item's `message(kind, value)` signal.
@@ -174,6 +169,13 @@ impl AsyncJob {
         }
     }
 
+    fn set_progress(mut self: Pin<&mut Self>, progress: f64) {
+        if self.progress != progress {
+            self.as_mut().rust_mut().progress = progress;
+            self.progress_changed();
+        }
+    }
+
     fn set_error(mut self: Pin<&mut Self>, error: QString) {
         if self.error != error {
             self.as_mut().rust_mut().error = error;
@@ -238,10 +240,7 @@ impl AsyncJob {
         });
         task.set_name(format!("AsyncJob `{name}`"));
         self.as_mut().rust_mut().task = Some(task);
-        if self.progress != 0.0 {
-            self.as_mut().rust_mut().progress = 0.0;
-            self.as_mut().progress_changed();
-        }
+        self.as_mut().set_progress(0.0);
         self.as_mut().set_error(QString::default());
         self.set_state(true, "running");
         true
@@ -281,10 +280,7 @@ impl AsyncJob {
             Ok(value) => {
                 self.as_mut().rust_mut().result = value.clone();
                 self.as_mut().result_changed();
-                if self.progress != 1.0 {
-                    self.as_mut().rust_mut().progress = 1.0;
-                    self.as_mut().progress_changed();
-                }
+                self.as_mut().set_progress(1.0);
                 self.as_mut().set_state(false, "finished");
                 self.finished(&value);
             }
