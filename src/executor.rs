@@ -13,6 +13,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::core::sync::lock;
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 
@@ -25,10 +27,6 @@ const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
 const DONE: u8 = 2;
 const CANCELLED: u8 = 3;
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 /// One job's state, shared by the worker and the future.
 struct JobState<T> {

@@ -1,7 +1,7 @@
 //! What a background task sees of itself: stop requests, interruptible
 //! waits, settings and status.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::qi::{Promise, Signal};
@@ -47,9 +47,7 @@ pub(crate) struct Shared<S: Clone + Send + 'static, St: Clone + Send + 'static> 
     pub(crate) stop_waker: futures::task::AtomicWaker,
 }
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+pub(crate) use crate::core::sync::lock;
 
 impl<S: Clone + Send + 'static, St: Clone + Send + 'static> Shared<S, St> {
     pub(crate) fn set_phase(&self, phase: Phase) {

@@ -113,7 +113,7 @@ impl<F: FnOnce() + Send + 'static> SharedEntry<F> {
     }
 
     fn take(&self) -> Option<F> {
-        self.f.lock().unwrap_or_else(|e| e.into_inner()).take()
+        super::sync::lock(&self.f).take()
     }
 }
 

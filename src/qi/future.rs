@@ -55,7 +55,7 @@ struct Shared<T: Clone + Send + 'static> {
 
 impl<T: Clone + Send + 'static> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, Inner<T>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        crate::core::sync::lock(&self.inner)
     }
 }
 

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
 
+use crate::core::sync::lock;
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
 use crate::runtime::exception::report_panic;
@@ -84,19 +85,11 @@ impl<T: Clone + Send + 'static> Signal<T> {
     }
 
     fn subs(&self) -> MutexGuard<'_, Vec<(SignalLink, Subscriber<T>)>> {
-        self.inner
-            .subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.inner.subscribers)
     }
 
     fn notify_subscribers(&self, any: bool) {
-        let hook = self
-            .inner
-            .on_subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let hook = lock(&self.inner.on_subscribers).clone();
         if let Some(h) = hook {
             h(any);
         }
@@ -105,11 +98,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
     /// Sets a hook called with `true` on the first connection and `false`
     /// when the last one goes (libqi's `onSubscribers`).
     pub fn on_subscribers(&self, hook: impl Fn(bool) + Send + Sync + 'static) {
-        *self
-            .inner
-            .on_subscribers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
+        *lock(&self.inner.on_subscribers) = Some(Arc::new(hook));
     }
 
     /// Connects `f`; returns its link.
@@ -208,12 +197,7 @@ impl<T: Clone + Send + 'static> StdFuture for Next<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         self.slot.waker.register(cx.waker());
-        let got = self
-            .slot
-            .value
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let got = lock(&self.slot.value).take();
         if let Some(v) = got {
             if let Some(link) = self.link.take() {
                 self.signal.disconnect(link);
@@ -223,7 +207,7 @@ impl<T: Clone + Send + 'static> StdFuture for Next<T> {
         if self.link.is_none() {
             let slot = self.slot.clone();
             let link = self.signal.connect(move |v: &T| {
-                let mut s = slot.value.lock().unwrap_or_else(|e| e.into_inner());
+                let mut s = lock(&slot.value);
                 if s.is_none() {
                     *s = Some(v.clone());
                     drop(s);

@@ -32,7 +32,7 @@ struct Shared<T> {
 
 impl<T> Shared<T> {
     fn lock(&self) -> MutexGuard<'_, Queue<T>> {
-        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+        crate::core::sync::lock(&self.queue)
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use cxx::UniquePtr;
 
+use crate::core::sync::lock;
 use crate::driver::ffi;
 use crate::error::{panic_message, Error, Result};
 
@@ -51,7 +52,7 @@ where
     let slot = result.clone();
     let body = ThreadBody(Some(Box::new(move || {
         let r = catch_unwind(AssertUnwindSafe(f));
-        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r);
+        *lock(&slot) = Some(r);
     })));
     QThreadHandle {
         thread: ffi::spawn_qthread(Box::new(body), name),
@@ -71,7 +72,7 @@ impl<T> QThreadHandle<T> {
         if let Some(t) = self.thread.as_ref() {
             t.wait();
         }
-        let r = self.result.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let r = lock(&self.result).take();
         match r {
             Some(Ok(v)) => Ok(v),
             Some(Err(p)) => Err(Error::Panicked(panic_message(&*p))),

@@ -6,6 +6,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::core::sync::lock;
 use std::task::{Context, Poll};
 
 use futures::task::AtomicWaker;
@@ -75,10 +77,6 @@ pub(crate) struct TaskState {
     detached: AtomicBool,
     /// A panic nobody has seen yet (reported if the handle is dropped).
     unretrieved: Mutex<Option<String>>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl TaskState {
