@@ -15,8 +15,8 @@ use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 
 use crate::bridge::job::qobject::AsyncJob;
+use crate::qt::TaskScope;
 use crate::runtime::exception::report_panic;
-use crate::Task;
 
 type JobOutcome = Result<QVariant, String>;
 type Factory = Rc<dyn Fn(JobContext) -> LocalBoxFuture<'static, JobOutcome>>;
@@ -127,7 +127,9 @@ pub struct AsyncJobRust {
     pub(crate) error: QString,
     pub(crate) status: QString,
     pub(crate) generation: u64,
-    pub(crate) task: Option<Task<()>>,
+    /// The running job's task: cancelled by `cancel()`, and when the item
+    /// is destroyed (the scope is dropped with this struct).
+    tasks: TaskScope,
     inbox: Option<mpsc::UnboundedSender<(String, QVariant)>>,
 }
 
@@ -141,17 +143,8 @@ impl Default for AsyncJobRust {
             error: QString::default(),
             status: QString::from("idle"),
             generation: 0,
-            task: None,
+            tasks: TaskScope::new(),
             inbox: None,
-        }
-    }
-}
-
-impl Drop for AsyncJobRust {
-    /// The item is destroyed: its job is cancelled.
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.cancel();
         }
     }
 }
@@ -203,10 +196,10 @@ impl AsyncJob {
             ));
             return false;
         };
-        let Ok(lp) = crate::get_event_loop() else {
+        if crate::get_event_loop().is_err() {
             self.fail("there is no qtloop EventLoop on the GUI thread".into());
             return false;
-        };
+        }
         let generation = self.generation + 1;
         self.as_mut().rust_mut().generation = generation;
         let (inbox_tx, inbox_rx) = mpsc::unbounded();
@@ -228,7 +221,7 @@ impl AsyncJob {
             }
         };
         let label = name.clone();
-        let task = lp.create_task(async move {
+        let task = self.tasks.spawn(async move {
             let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
                 Ok(r) => r,
                 Err(p) => {
@@ -239,7 +232,6 @@ impl AsyncJob {
             let _ = thread.queue(move |obj| obj.complete(generation, outcome));
         });
         task.set_name(format!("AsyncJob `{name}`"));
-        self.as_mut().rust_mut().task = Some(task);
         self.as_mut().set_progress(0.0);
         self.as_mut().set_error(QString::default());
         self.set_state(true, "running");
@@ -260,9 +252,7 @@ impl AsyncJob {
         if !self.running {
             return;
         }
-        if let Some(t) = self.as_mut().rust_mut().task.take() {
-            t.cancel();
-        }
+        self.tasks.cancel_all();
         // Updates still queued by the cancelled run are dropped.
         self.as_mut().rust_mut().generation += 1;
         self.as_mut().rust_mut().inbox = None;
@@ -274,7 +264,6 @@ impl AsyncJob {
         if self.generation != generation {
             return;
         }
-        self.as_mut().rust_mut().task = None;
         self.as_mut().rust_mut().inbox = None;
         match outcome {
             Ok(value) => {
