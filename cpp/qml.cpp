@@ -51,13 +51,9 @@ QObject *find_in(QObject *o, const QString &name)
 QObject *find_named(const QQmlApplicationEngine &engine, const QString &name)
 {
     for (QObject *root : engine.rootObjects()) {
+        // A window's content item is its QObject child: covered.
         if (QObject *o = find_in(root, name)) {
             return o;
-        }
-        if (auto *w = qobject_cast<QQuickWindow *>(root)) {
-            if (QObject *o = find_in(w->contentItem(), name)) {
-                return o;
-            }
         }
     }
     return nullptr;

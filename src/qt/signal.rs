@@ -151,8 +151,6 @@ impl<T> Stream for SignalStream<T> {
     }
 }
 
-impl<T> Unpin for SignalStream<T> {}
-
 /// The next emission of a signal: resolves to its arguments, then
 /// disconnects; `Err(Error::ObjectDestroyed)` if the object is destroyed
 /// first. Dropping the future disconnects.

@@ -12,15 +12,13 @@ use crate::error::{panic_message, Error, Result};
 type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
 
 /// What the QThread runs; called once from C++.
-pub(crate) struct ThreadBody(Option<Box<dyn FnOnce() + Send>>);
+pub(crate) struct ThreadBody(Box<dyn FnOnce() + Send>);
 
-/// Runs the body on the QThread; a panic is caught here (never unwinds
-/// into Qt) and handed to the joiner.
+/// Runs the body on the QThread. The body catches its own panic (it never
+/// unwinds into Qt) and leaves it for the joiner.
 #[allow(clippy::boxed_local)] // cxx passes Rust-owned values as a Box
-pub(crate) fn run_thread_body(mut body: Box<ThreadBody>) {
-    if let Some(f) = body.0.take() {
-        f();
-    }
+pub(crate) fn run_thread_body(body: Box<ThreadBody>) {
+    (body.0)();
 }
 
 /// A `QThread` (started by Qt, with Qt's own event dispatcher) running a
@@ -50,10 +48,10 @@ where
 {
     let result: Slot<T> = Arc::new(Mutex::new(None));
     let slot = result.clone();
-    let body = ThreadBody(Some(Box::new(move || {
+    let body = ThreadBody(Box::new(move || {
         let r = catch_unwind(AssertUnwindSafe(f));
         *lock(&slot) = Some(r);
-    })));
+    }));
     QThreadHandle {
         thread: ffi::spawn_qthread(Box::new(body), name),
         result,

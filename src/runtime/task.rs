@@ -31,7 +31,6 @@ pub enum TaskError {
 
 /// Where a task is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
 pub enum TaskStatus {
     /// Waiting to be polled (scheduled or waiting for a wake-up).
     Pending,
@@ -355,7 +354,7 @@ impl AbortHandle {
 
     /// Whether the task has finished (value, cancellation or panic).
     pub fn is_done(&self) -> bool {
-        self.status() as u8 >= TaskStatus::Done as u8
+        !matches!(self.status(), TaskStatus::Pending | TaskStatus::Running)
     }
 
     /// The task's state now.
