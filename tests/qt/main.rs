@@ -69,6 +69,30 @@ impl Drop for DropFlag {
     }
 }
 
+/// `fut`, which sets `flag` when it is dropped (finished or cancelled).
+pub fn guarded<F: std::future::Future>(
+    flag: &std::rc::Rc<std::cell::Cell<bool>>,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    let guard = DropFlag(flag.clone());
+    async move {
+        let _guard = guard;
+        fut.await
+    }
+}
+
+/// Registers the QML job `name`: it waits a minute, and sets `dropped` when
+/// its future is dropped.
+pub fn register_parked_job(name: &str, dropped: &std::rc::Rc<std::cell::Cell<bool>>) {
+    let d = dropped.clone();
+    qtloop::qml::register_job(name, move |_ctx| {
+        guarded(&d, async {
+            qtloop::sleep(60.0).await?;
+            Ok::<_, qtloop::Error>(cxx_qt_lib::QVariant::default())
+        })
+    });
+}
+
 /// Panics printed in the current case (many cases panic on purpose).
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 

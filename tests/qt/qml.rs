@@ -1,7 +1,7 @@
 //! QML: `AsyncJob` items starting, cancelling and watching Rust jobs, and
 //! the GUI examples run headless, judged by their screenshots.
 
-use crate::DropFlag;
+use crate::{guarded, register_parked_job};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -124,16 +124,14 @@ fn cancel_from_qml_drops_the_future_and_ignores_late_updates() {
     let dropped = Rc::new(Cell::new(false));
     let d = dropped.clone();
     register_job("t_forever", move |ctx| {
-        let guard = DropFlag(d.clone());
-        async move {
-            let _guard = guard;
+        guarded(&d, async move {
             loop {
                 ctx.send("tick", QVariant::from(&0i32));
                 qtloop::sleep(0.002).await?;
             }
             #[allow(unreachable_code)]
             Ok::<_, Error>(QVariant::default())
-        }
+        })
     });
     app.load_source(&job_window("t_forever", ""), "forever.qml")
         .unwrap();
@@ -158,15 +156,7 @@ fn destroying_the_item_cancels_its_job() {
     let mut app = QmlApp::new().unwrap();
     let lp = EventLoop::new().unwrap();
     let dropped = Rc::new(Cell::new(false));
-    let d = dropped.clone();
-    register_job("t_scoped", move |_ctx| {
-        let guard = DropFlag(d.clone());
-        async move {
-            let _guard = guard;
-            qtloop::sleep(60.0).await?;
-            Ok::<_, Error>(QVariant::default())
-        }
-    });
+    register_parked_job("t_scoped", &dropped);
     let qml = r#"
 import QtQuick
 import QtQuick.Window

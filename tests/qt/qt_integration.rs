@@ -1,7 +1,7 @@
 //! `qtloop::qt`: awaiting signals of cxx-qt QObjects, tasks scoped to an
 //! object, safe access after awaits, and modal (nested) loops.
 
-use crate::DropFlag;
+use crate::{guarded, register_parked_job};
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -163,15 +163,7 @@ fn task_scope_cancels_its_tasks_when_dropped() {
     assert_eq!(ran.get(), 0);
     // The AsyncJob item holds its task the same way: destroying it cancels.
     let dropped = Rc::new(Cell::new(false));
-    let d = dropped.clone();
-    register_job("t_long", move |_ctx| {
-        let d = d.clone();
-        async move {
-            let _f = DropFlag(d);
-            qtloop::sleep(60.0).await?;
-            Ok::<_, Error>(QVariant::default())
-        }
-    });
+    register_parked_job("t_long", &dropped);
     let mut job = new_async_job("t_long");
     assert!(job.pin_mut().start(&QVariant::default()));
     lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
@@ -270,11 +262,7 @@ fn run_modal_keeps_other_tasks_running_and_the_caller_free() {
 fn about_to_quit_closes_the_loop_cleanly() {
     let lp = EventLoop::new().unwrap();
     let dropped = Rc::new(Cell::new(false));
-    let d = dropped.clone();
-    let task = lp.create_task(async move {
-        let _f = DropFlag(d);
-        qtloop::sleep(60.0).await
-    });
+    let task = lp.create_task(guarded(&dropped, qtloop::sleep(60.0)));
     let ran = Rc::new(Cell::new(false));
     let r = ran.clone();
     lp.call_later(0.01, move || {
