@@ -23,6 +23,7 @@ mod qi;
 #[cfg(feature = "qmetaobject")]
 mod qmeta;
 mod qml;
+mod qml_app;
 mod qt_integration;
 mod reliability;
 mod scheduling;
@@ -153,6 +154,7 @@ fn main() {
     cases.extend(loop_tasks::CASES);
     cases.extend(reliability::CASES);
     cases.extend(qml::CASES);
+    cases.extend(qml_app::CASES);
     cases.extend(qt_integration::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);

@@ -343,6 +343,9 @@ pub fn run_gui_example(name: &str, tick_ms: &str) -> (String, QImage) {
 fn eratosthenes_example_highlights_the_primes() {
     let (out, image) = run_gui_example("eratosthenes", "1");
     assert!(out.contains("found 30 primes up to 120"), "{out}");
+    // The demo says where its screenshot is and what it shows.
+    assert!(out.contains("Screenshot: /"), "{out}");
+    assert!(out.contains("the primes in green"), "{out}");
     let is_prime = |n: i32| n > 1 && (2..n).take_while(|d| d * d <= n).all(|d| n % d != 0);
     let (green, grey, white) = ((0x2e, 0x7d, 0x32), (0xd9, 0xd9, 0xd9), (255, 255, 255));
     let mut wrong = Vec::new();

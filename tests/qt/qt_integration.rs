@@ -51,8 +51,15 @@ fn next_signal_resolves_with_the_arguments_and_survives_a_move() {
     let boxed = Box::pin(fut);
     let moved = vec![boxed].pop().unwrap();
     assert!(job.pin_mut().start(&QVariant::from(&4i32)));
-    let r = lp.run_until_complete(moved).unwrap().unwrap();
-    assert_eq!(r, Some(40));
+    let (r, connected) = lp
+        .run_until_complete(async move {
+            let mut fut = moved;
+            let r = (&mut fut).await;
+            (r, fut.is_connected())
+        })
+        .unwrap();
+    assert_eq!(r.unwrap(), Some(40));
+    assert!(!connected, "disconnected once the signal came");
     drop(job);
     lp.close().unwrap();
 }
