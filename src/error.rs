@@ -75,6 +75,31 @@ pub enum Error {
     /// update to an object that is gone).
     #[error("the QObject was destroyed")]
     ObjectDestroyed,
+    /// A D-Bus name (service, path, interface, member) is malformed.
+    #[error("bad name: {0}")]
+    BadName(String),
+    /// No process owns this service name on the bus.
+    #[error("no such service: {0}")]
+    NoSuchService(String),
+    /// The service went away (exited, crashed, closed its connection)
+    /// before it answered.
+    #[error("the service went away before answering: {0}")]
+    PeerVanished(String),
+    /// A single-threaded service could not take the call within its lock
+    /// time-out (libqi's "Time-out acquiring object lock. Deadlock?").
+    #[error("possible deadlock: {0}")]
+    PossibleDeadlock(String),
+    /// The service answered with a D-Bus error.
+    #[error("the service answered {name}: {message}")]
+    Remote {
+        /// The D-Bus error name.
+        name: String,
+        /// Its message.
+        message: String,
+    },
+    /// The message bus failed (connecting, sending, a malformed reply).
+    #[error("D-Bus: {0}")]
+    Bus(String),
 }
 
 /// `Result` with [`Error`].

@@ -57,6 +57,8 @@ pub mod qmeta;
 pub mod qml;
 pub mod qt;
 mod runtime;
+#[cfg(feature = "dbus")]
+pub mod service;
 pub mod time;
 
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
