@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use futures::future::{self, Either, FutureExt};
 use futures::{Stream, StreamExt};
 use serde::{de::DeserializeOwned, Serialize};
@@ -201,19 +202,38 @@ impl Proxy {
 
     /// The signal `name` as a stream of its arguments `T`; an emission
     /// whose arguments are not a `T` gives an `Err`.
+    ///
+    /// Emissions are taken off the connection as they arrive and queued
+    /// here (unbounded, like a Qt queued connection): a stream that is not
+    /// polled for a while never stalls the proxy's calls.
     pub async fn signal_stream<T>(&self, name: &str) -> Result<SignalStream<T>>
     where
         T: DeserializeOwned + Type,
     {
         let member = member_name(name)?;
-        let inner = self
+        let mut inner = self
             .inner
             .proxy
             .receive_signal(member)
             .await
             .map_err(bus_error)?;
+        let (tx, rx) = mpsc::unbounded();
+        let pump = async move {
+            while let Some(msg) = inner.next().await {
+                if tx.unbounded_send(msg).is_err() {
+                    break;
+                }
+            }
+        };
+        let pump = self
+            .inner
+            .proxy
+            .connection()
+            .executor()
+            .spawn(pump, "qtloop signal pump");
         Ok(SignalStream {
-            inner,
+            rx,
+            _pump: pump,
             name: name.to_owned(),
             _t: std::marker::PhantomData,
         })
@@ -267,7 +287,10 @@ impl std::fmt::Debug for Proxy {
 /// A signal of a service as a `Stream` of its arguments
 /// ([`Proxy::signal_stream`]). Dropping it unsubscribes.
 pub struct SignalStream<T> {
-    inner: zbus::proxy::SignalStream<'static>,
+    rx: mpsc::UnboundedReceiver<Message>,
+    /// Moves emissions from zbus's bounded queue to `rx`; dropped, it
+    /// unsubscribes.
+    _pump: zbus::Task<()>,
     name: String,
     _t: std::marker::PhantomData<fn() -> T>,
 }
@@ -276,7 +299,7 @@ impl<T: DeserializeOwned + Type> Stream for SignalStream<T> {
     type Item = Result<T>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<T>>> {
-        let msg = match self.inner.poll_next_unpin(cx) {
+        let msg = match self.rx.poll_next_unpin(cx) {
             Poll::Ready(Some(msg)) => msg,
             Poll::Ready(None) => return Poll::Ready(None),
             Poll::Pending => return Poll::Pending,

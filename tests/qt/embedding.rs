@@ -152,9 +152,9 @@ fn example(name: &str) -> String {
     example_with(name, &[])
 }
 
-/// Builds (if needed) and runs an example offscreen with arguments; its
-/// standard output and error. Fails the case if it exits with an error.
-pub fn example_output(name: &str, args: &[&str]) -> (String, String) {
+/// A command that runs an example offscreen; builds the example first if
+/// this test binary was built alone.
+pub fn example_command(name: &str) -> Command {
     // `cargo test` builds the examples next to this binary's folder; when
     // only this test was asked for, build the one we need.
     let exe = std::env::current_exe().unwrap();
@@ -175,11 +175,18 @@ pub fn example_output(name: &str, args: &[&str]) -> (String, String) {
             "cannot build example {name}"
         );
     }
-    let out = Command::new(dir.join(name))
+    let mut cmd = Command::new(dir.join(name));
+    cmd.env("QT_QPA_PLATFORM", "offscreen");
+    cmd
+}
+
+/// Builds (if needed) and runs an example offscreen with arguments; its
+/// standard output and error. Fails the case if it exits with an error.
+pub fn example_output(name: &str, args: &[&str]) -> (String, String) {
+    let out = example_command(name)
         .args(args)
-        .env("QT_QPA_PLATFORM", "offscreen")
         .output()
-        .unwrap_or_else(|e| panic!("cannot run example {name} in {}: {e}", dir.display()));
+        .unwrap_or_else(|e| panic!("cannot run example {name}: {e}"));
     assert!(
         out.status.success(),
         "{name}: {}",

@@ -27,6 +27,8 @@ mod qml_app;
 mod qt_integration;
 mod reliability;
 mod scheduling;
+#[cfg(feature = "dbus")]
+mod services;
 mod tasks;
 
 use std::sync::mpsc;
@@ -125,6 +127,11 @@ fn main() {
         reliability::stuck_job_child();
         return;
     }
+    #[cfg(feature = "dbus")]
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("service") {
+        services::service_child();
+        return;
+    }
     if std::env::var_os("QT_QPA_PLATFORM").is_none() {
         std::env::set_var("QT_QPA_PLATFORM", "offscreen");
     }
@@ -158,6 +165,11 @@ fn main() {
     cases.extend(qt_integration::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
+    #[cfg(feature = "dbus")]
+    cases.extend(services::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    #[cfg(feature = "dbus")]
+    services::stop_bus();
+    conclusion.exit();
 }

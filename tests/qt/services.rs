@@ -1,0 +1,671 @@
+//! D-Bus services (seed 001) against a real `dbus-daemon`: a private bus
+//! for this test binary, the service in its own process (this binary again,
+//! in service mode), the client here on the test's loop.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use futures::StreamExt;
+use qtloop::service::{self, Bus, MethodError, Proxy, ProxyBuilder, ServiceBuilder};
+use qtloop::{Error, EventLoop};
+
+cases!(services:
+    calls_signals_and_threads,
+    single_threaded_serializes_100_calls,
+    multi_threaded_runs_100_calls_in_parallel,
+    lock_timeout_reports_possible_deadlock,
+    async_handler_frees_the_object,
+    killed_service_fails_the_call,
+    errors_are_clear,
+    qi_future_form,
+    in_process_service_and_unregister,
+    dbus_send_interop,
+    foo_examples_across_processes,
+);
+
+// ---- the private bus ----------------------------------------------------
+
+static DAEMON: Mutex<Option<Child>> = Mutex::new(None);
+
+/// The address of this binary's own `dbus-daemon`, started on first use.
+fn bus_address() -> &'static str {
+    static ADDRESS: OnceLock<String> = OnceLock::new();
+    ADDRESS.get_or_init(|| {
+        let mut child = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            // it says it cannot raise its fd limit when not root: harmless
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon (Debian package dbus; scripts/setup installs it)");
+        let out = child.stdout.take().unwrap();
+        let line = read_line_within(out, Duration::from_secs(10)).expect("dbus-daemon's address");
+        *DAEMON.lock().unwrap() = Some(child);
+        line
+    })
+}
+
+/// Stops the private bus (at the end of the run).
+pub fn stop_bus() {
+    if let Some(mut d) = DAEMON.lock().unwrap().take() {
+        let _ = d.kill();
+        let _ = d.wait();
+    }
+}
+
+fn bus() -> Bus {
+    Bus::Address(bus_address().to_owned())
+}
+
+/// The first line `r` writes, or `None` after `limit`; the rest is drained.
+fn read_line_within(r: impl std::io::Read + Send + 'static, limit: Duration) -> Option<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(r).lines();
+        if let Some(Ok(l)) = lines.next() {
+            let _ = tx.send(l);
+        }
+        for _ in lines {}
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+// ---- the service process ------------------------------------------------
+
+/// The probe's state: counts calls and how many run at once.
+#[derive(Default)]
+struct Probe {
+    calls: AtomicU32,
+    active: AtomicU32,
+    max_active: AtomicU32,
+}
+
+impl Probe {
+    /// Holds the calling thread `ms` (like libqi's blocking `bar`); gives
+    /// the call's sequence number.
+    fn work(&self, ms: u64) -> u32 {
+        let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_active.fetch_max(now, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(ms));
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.calls.fetch_add(1, Ordering::SeqCst) + 1
+    }
+}
+
+fn on_main_thread() -> bool {
+    std::thread::current().name() == Some("main")
+}
+
+/// The same methods on either kind of builder (their handlers take `&mut
+/// Probe` or `&Probe`).
+macro_rules! probe_methods {
+    ($b:expr) => {{
+        let b = $b;
+        let on_bang = b.signal::<i32>("onBang");
+        let tick = b.signal::<(u32, String)>("tick");
+        b.method("ping", |_, (): ()| Ok("pong".to_owned()));
+        b.method("echo", |_, (n, s): (i32, String)| Ok((s, n)));
+        b.method("onLoopThread", |_, (): ()| Ok(on_main_thread()));
+        b.method("work", |p, (ms,): (u64,)| Ok(p.work(ms)));
+        b.method("stats", |p, (): ()| {
+            Ok((
+                p.calls.load(Ordering::SeqCst),
+                p.max_active.load(Ordering::SeqCst),
+            ))
+        });
+        b.method("boom", |_, (): ()| -> Result<(), MethodError> {
+            panic!("boom")
+        });
+        b.method("refuse", |_, (): ()| -> Result<(), MethodError> {
+            Err(MethodError::new("org.qtloop.Test.Refused", "not today"))
+        });
+        b.method("bang", move |_, (): ()| {
+            on_bang.emit(42);
+            Ok(())
+        });
+        b.method("ticks", move |_, (n,): (u32,)| {
+            for i in 0..n {
+                tick.emit((i, format!("tick {i}")));
+            }
+            Ok(n)
+        });
+    }};
+}
+
+/// The service process: `QTLOOP_TEST_CHILD=service`, with the bus address,
+/// the name, `single`/`multi` and the lock time-out in ms in the
+/// environment. Prints "ready" once the name is on the bus.
+pub fn service_child() {
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let (addr, name, mode) = (
+        env("QTLOOP_TEST_BUS"),
+        env("QTLOOP_TEST_NAME"),
+        env("QTLOOP_TEST_MODE"),
+    );
+    let lock_ms: u64 = env("QTLOOP_TEST_LOCK_MS").parse().unwrap_or(20_000);
+    let lp = EventLoop::new().unwrap();
+    let run = async move {
+        let bus = Bus::Address(addr);
+        let _svc = if mode == "multi" {
+            let mut b = ServiceBuilder::multi_threaded(&name, Probe::default());
+            b.bus(bus);
+            probe_methods!(&mut b);
+            b.async_method("slowAsync", |_, (ms,): (u64,)| async move {
+                qtloop::sleep(ms as f64 / 1000.0).await?;
+                Ok(ms)
+            });
+            b.register().await.unwrap()
+        } else {
+            let mut b = ServiceBuilder::new(&name, Probe::default());
+            b.bus(bus)
+                .lock_timeout(Some(Duration::from_millis(lock_ms)));
+            probe_methods!(&mut b);
+            b.async_method("slowAsync", |_, (ms,): (u64,)| async move {
+                qtloop::sleep(ms as f64 / 1000.0).await?;
+                Ok(ms)
+            });
+            b.register().await.unwrap()
+        };
+        println!("ready");
+        std::future::pending::<()>().await;
+    };
+    lp.run_until_complete(run).unwrap();
+}
+
+/// A service process; killed when dropped.
+struct ServiceProcess {
+    child: Child,
+    name: String,
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(1);
+
+/// Starts the probe service (`single` or `multi`) under a fresh name.
+fn start_service(mode: &str, lock_ms: u64) -> ServiceProcess {
+    let name = format!(
+        "org.qtloop.Test{}N{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .env("QTLOOP_TEST_CHILD", "service")
+        .env("QTLOOP_TEST_BUS", bus_address())
+        .env("QTLOOP_TEST_NAME", &name)
+        .env("QTLOOP_TEST_MODE", mode)
+        .env("QTLOOP_TEST_LOCK_MS", lock_ms.to_string())
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let svc = ServiceProcess { child, name };
+    let ready = read_line_within(out, Duration::from_secs(20));
+    assert_eq!(
+        ready.as_deref(),
+        Some("ready"),
+        "the service process did not start"
+    );
+    svc
+}
+
+async fn connect(name: &str) -> Proxy {
+    ProxyBuilder::new(name).bus(bus()).connect().await.unwrap()
+}
+
+fn run<F: std::future::Future + 'static>(fut: F) -> F::Output
+where
+    F::Output: 'static,
+{
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(fut).unwrap()
+}
+
+// ---- the cases ----------------------------------------------------------
+
+/// Methods with several arguments and results; a single-threaded service's
+/// handlers run on its loop thread, a multi-threaded one's elsewhere; the
+/// signal arrives as a Stream and as a qi::Signal on this loop's thread,
+/// in order.
+fn calls_signals_and_threads() {
+    let single = start_service("single", 20_000);
+    let multi = start_service("multi", 20_000);
+    let (single_name, multi_name) = (single.name.clone(), multi.name.clone());
+    run(async move {
+        let p = connect(&single_name).await;
+        let echoed: (String, i32) = p.call("echo", &(7, "seven")).await.unwrap();
+        assert_eq!(echoed, ("seven".to_owned(), 7));
+        assert_eq!(p.call::<String>("ping", &()).await.unwrap(), "pong");
+        assert!(p.call::<bool>("onLoopThread", &()).await.unwrap());
+        let m = connect(&multi_name).await;
+        assert!(!m.call::<bool>("onLoopThread", &()).await.unwrap());
+
+        let mut bangs = p.signal_stream::<i32>("onBang").await.unwrap();
+        let sig = p.signal::<i32>("onBang").await.unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        sig.connect(move |v| s.lock().unwrap().push((*v, on_main_thread())));
+        let next = sig.next();
+        let (r, _) = futures::join!(p.call::<()>("bang", &()), next);
+        r.unwrap();
+        assert_eq!(bangs.next().await.unwrap().unwrap(), 42);
+        assert_eq!(*seen.lock().unwrap(), [(42, true)]);
+
+        let mut ticks = p.signal_stream::<(u32, String)>("tick").await.unwrap();
+        assert_eq!(p.call::<u32>("ticks", &(200u32,)).await.unwrap(), 200);
+        for i in 0..200 {
+            assert_eq!(
+                ticks.next().await.unwrap().unwrap(),
+                (i, format!("tick {i}"))
+            );
+        }
+    });
+}
+
+/// 100 calls at once to a single-threaded service: all answered, each once,
+/// one at a time.
+fn single_threaded_serializes_100_calls() {
+    let svc = start_service("single", 20_000);
+    let name = svc.name.clone();
+    run(async move {
+        let p = connect(&name).await;
+        let t0 = Instant::now();
+        let calls = (0..100).map(|_| p.call::<u32>("work", &(10u64,)));
+        let mut seqs: Vec<u32> = join_all(calls)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let took = t0.elapsed();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "none lost, none twice");
+        let (calls, max_active): (u32, u32) = p.call("stats", &()).await.unwrap();
+        assert_eq!((calls, max_active), (100, 1), "serialized");
+        assert!(
+            took >= Duration::from_millis(1000),
+            "100 x 10 ms in a row took {took:?}"
+        );
+    });
+}
+
+/// The same 100 calls to a multi-threaded service run in parallel.
+fn multi_threaded_runs_100_calls_in_parallel() {
+    let svc = start_service("multi", 20_000);
+    let name = svc.name.clone();
+    run(async move {
+        let p = connect(&name).await;
+        let t0 = Instant::now();
+        let calls = (0..100).map(|_| p.call::<u32>("work", &(10u64,)));
+        let mut seqs: Vec<u32> = join_all(calls)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let took = t0.elapsed();
+        seqs.sort_unstable();
+        assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "none lost, none twice");
+        let (calls, max_active): (u32, u32) = p.call("stats", &()).await.unwrap();
+        assert_eq!(calls, 100);
+        assert!(
+            max_active >= 2,
+            "calls ran in parallel (at most {max_active} at once)"
+        );
+        assert!(
+            took < Duration::from_millis(800),
+            "in parallel 100 x 10 ms took {took:?}"
+        );
+    });
+}
+
+/// While the single-threaded object is held (a handler blocks its loop
+/// thread for 2 s), another call is answered "Deadlock?" after the lock
+/// time-out, not after 2 s; the held call still succeeds, and the object
+/// serves again afterwards.
+fn lock_timeout_reports_possible_deadlock() {
+    let svc = start_service("single", 300);
+    let name = svc.name.clone();
+    run(async move {
+        let p = connect(&name).await;
+        let held = p.call::<u32>("work", &(2000u64,));
+        let probe = async {
+            qtloop::sleep(0.1).await.unwrap();
+            let t0 = Instant::now();
+            let r = p.call::<String>("ping", &()).await;
+            (r, t0.elapsed())
+        };
+        let (held, (r, took)) = futures::join!(held, probe);
+        assert_eq!(held.unwrap(), 1);
+        match r {
+            Err(Error::PossibleDeadlock(m)) => {
+                assert!(m.contains("'ping'") && m.contains("Deadlock?"), "{m}");
+            }
+            other => panic!("expected a possible deadlock, got {other:?}"),
+        }
+        assert!(
+            took >= Duration::from_millis(250),
+            "answered early: {took:?}"
+        );
+        assert!(
+            took < Duration::from_millis(1500),
+            "answered late: {took:?}"
+        );
+        assert_eq!(p.call::<String>("ping", &()).await.unwrap(), "pong");
+    });
+}
+
+/// libqi's betterBar: an async handler frees the single-threaded object at
+/// once, so three 500 ms calls overlap and a ping goes through meanwhile.
+fn async_handler_frees_the_object() {
+    let svc = start_service("single", 300);
+    let name = svc.name.clone();
+    run(async move {
+        let p = connect(&name).await;
+        let t0 = Instant::now();
+        let slow = join_all((0..3).map(|_| p.call::<u64>("slowAsync", &(500u64,))));
+        let ping = async {
+            qtloop::sleep(0.1).await.unwrap();
+            let r = p.call::<String>("ping", &()).await;
+            (r, t0.elapsed())
+        };
+        let (slow, (pong, pinged)) = futures::join!(slow, ping);
+        assert!(slow.into_iter().all(|r| r.unwrap() == 500));
+        assert_eq!(pong.unwrap(), "pong");
+        assert!(
+            pinged < Duration::from_millis(450),
+            "ping waited for the async calls"
+        );
+        let took = t0.elapsed();
+        assert!(
+            took < Duration::from_millis(1200),
+            "the async calls did not overlap: {took:?}"
+        );
+    });
+}
+
+/// The service process is killed while a call runs: the call fails with
+/// PeerVanished at once, not at the call time-out.
+fn killed_service_fails_the_call() {
+    let mut svc = start_service("single", 20_000);
+    let name = svc.name.clone();
+    let pid = svc.child.id();
+    run(async move {
+        let p = connect(&name).await;
+        let t0 = Instant::now();
+        let call = p.call::<u32>("work", &(10_000u64,));
+        let kill = async {
+            qtloop::sleep(0.3).await.unwrap();
+            Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status()
+                .unwrap();
+        };
+        let (r, ()) = futures::join!(call, kill);
+        match r {
+            Err(Error::PeerVanished(m)) => assert!(m.contains("work"), "{m}"),
+            other => panic!("expected PeerVanished, got {other:?}"),
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            t0.elapsed()
+        );
+    });
+    let _ = svc.child.wait();
+}
+
+/// Bad names, a missing service, unknown methods, wrong arguments, the
+/// service's own errors and panics, and the call time-out: each a clear
+/// error; the service keeps serving.
+fn errors_are_clear() {
+    let svc = start_service("single", 20_000);
+    let name = svc.name.clone();
+    run(async move {
+        let bad = ProxyBuilder::new("foo")
+            .bus(bus())
+            .connect()
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(bad, Error::BadName(ref m) if m.contains("'foo'")),
+            "{bad}"
+        );
+        let missing = ProxyBuilder::new("org.qtloop.Nobody")
+            .bus(bus())
+            .connect()
+            .await;
+        assert!(
+            matches!(missing, Err(Error::NoSuchService(_))),
+            "{missing:?}"
+        );
+        let nobus = ProxyBuilder::new("org.qtloop.Foo")
+            .bus(Bus::Address("unix:path=/nonexistent/bus".into()))
+            .connect()
+            .await;
+        assert!(matches!(nobus, Err(Error::Bus(_))), "{nobus:?}");
+
+        let p = connect(&name).await;
+        let e = p.call::<()>("nope", &()).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Remote { name, .. } if name.ends_with("UnknownMethod")),
+            "{e}"
+        );
+        let e = p.call::<String>("ping", &(1,)).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Remote { name, .. } if name.ends_with("InvalidArgs")),
+            "{e}"
+        );
+        let e = p.call::<u32>("ping", &()).await.unwrap_err();
+        assert!(e.to_string().contains("signature 's', expected 'u'"), "{e}");
+        let e = p.call::<()>("refuse", &()).await.unwrap_err();
+        assert_eq!(
+            e,
+            Error::Remote {
+                name: "org.qtloop.Test.Refused".into(),
+                message: "not today".into()
+            }
+        );
+        let e = p.call::<()>("boom", &()).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Remote { name, message } if name == service::PANICKED && message.contains("boom")),
+            "{e}"
+        );
+        let e = p.call::<()>("bad name", &()).await.unwrap_err();
+        assert!(matches!(e, Error::BadName(_)), "{e}");
+        assert_eq!(p.call::<String>("ping", &()).await.unwrap(), "pong");
+
+        let impatient = ProxyBuilder::new(&name)
+            .bus(bus())
+            .timeout(Duration::from_millis(200))
+            .connect()
+            .await
+            .unwrap();
+        let t0 = Instant::now();
+        let e = impatient
+            .call::<u32>("work", &(1000u64,))
+            .await
+            .unwrap_err();
+        assert_eq!(e, Error::Timeout);
+        assert!(t0.elapsed() < Duration::from_millis(900));
+        // The service finishes the abandoned call and serves on.
+        assert_eq!(p.call::<String>("ping", &()).await.unwrap(), "pong");
+    });
+}
+
+/// `call_future` gives a qi::Future: awaited on the loop, waited on from a
+/// plain thread, or cancelled.
+fn qi_future_form() {
+    let svc = start_service("multi", 20_000);
+    let name = svc.name.clone();
+    run(async move {
+        let p = connect(&name).await;
+        let fut = p.call_future::<_, (String, i32)>("echo", (3, "three"));
+        assert_eq!(fut.await.unwrap(), ("three".to_owned(), 3));
+        let p2 = p.clone();
+        let waited =
+            std::thread::spawn(move || p2.call_future::<_, u32>("work", (50u64,)).value(5.0));
+        let lp = qtloop::get_event_loop().unwrap();
+        let r = lp
+            .run_in_executor(move || waited.join().unwrap())
+            .await
+            .unwrap();
+        assert!(r.is_ok(), "{r:?}");
+        let failed = p.call_future::<_, ()>("refuse", ()).await.unwrap_err();
+        assert!(failed.to_string().contains("not today"), "{failed}");
+        let cancelled = p.call_future::<_, u32>("work", (300u64,));
+        cancelled.cancel();
+        assert!(cancelled.is_canceled());
+    });
+}
+
+/// A service and its client in one process on one loop: the handler runs
+/// on this thread, a panic goes to the loop's exception handler, and
+/// `unregister` gives the name back.
+fn in_process_service_and_unregister() {
+    let name = format!("org.qtloop.InProcess{}", std::process::id());
+    let lp = EventLoop::new().unwrap();
+    let reported = Arc::new(Mutex::new(Vec::new()));
+    let r = reported.clone();
+    lp.set_exception_handler(Some(
+        move |_: &EventLoop, ctx: &qtloop::ExceptionContext| {
+            r.lock().unwrap().push(ctx.message.clone());
+        },
+    ));
+    let test_thread = std::thread::current().id();
+    lp.run_until_complete(async move {
+        let mut b = ServiceBuilder::new(&name, 0u32);
+        b.bus(bus());
+        b.method("count", move |n: &mut u32, (): ()| {
+            assert_eq!(std::thread::current().id(), test_thread);
+            *n += 1;
+            Ok(*n)
+        });
+        b.method("boom", |_: &mut u32, (): ()| -> Result<(), MethodError> {
+            panic!("kaboom")
+        });
+        let svc = b.register().await.unwrap();
+        assert_eq!(svc.name(), name);
+        let p = ProxyBuilder::new(&name).bus(bus()).connect().await.unwrap();
+        assert_eq!(p.call::<u32>("count", &()).await.unwrap(), 1);
+        assert_eq!(p.call::<u32>("count", &()).await.unwrap(), 2);
+        assert!(p.call::<()>("boom", &()).await.is_err());
+        svc.unregister().await.unwrap();
+        let gone = ProxyBuilder::new(&name).bus(bus()).connect().await;
+        assert!(matches!(gone, Err(Error::NoSuchService(_))), "{gone:?}");
+        let e = p.call::<u32>("count", &()).await.unwrap_err();
+        assert!(
+            matches!(e, Error::NoSuchService(_) | Error::PeerVanished(_)),
+            "{e:?}"
+        );
+    })
+    .unwrap();
+    let reported = reported.lock().unwrap();
+    assert!(
+        reported
+            .iter()
+            .any(|m| m.contains("Exception in service method") && m.contains("boom")),
+        "{reported:?}"
+    );
+}
+
+/// A client that is not qtloop (`dbus-send`) calls the service and reads
+/// its introspection.
+fn dbus_send_interop() {
+    let svc = start_service("single", 20_000);
+    let send = |args: &[&str]| {
+        let out = Command::new("dbus-send")
+            .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
+            .args([
+                "--session",
+                "--print-reply",
+                &format!("--dest={}", svc.name),
+            ])
+            .args(args)
+            .output()
+            .expect("dbus-send (Debian package dbus-bin)");
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let path = format!("/{}", svc.name.replace('.', "/"));
+    let iface = svc.name.clone();
+    let out = send(&[&path, &format!("{iface}.echo"), "int32:5", "string:five"]);
+    assert!(
+        out.contains("string \"five\"") && out.contains("int32 5"),
+        "{out}"
+    );
+    let out = send(&[&path, "org.freedesktop.DBus.Introspectable.Introspect"]);
+    assert!(out.contains("<method name=\"echo\">"), "{out}");
+    assert!(out.contains("<arg type=\"i\" direction=\"in\"/>"), "{out}");
+    assert!(out.contains("<signal name=\"tick\">"), "{out}");
+    let out = send(&[&path, "org.freedesktop.DBus.Peer.Ping"]);
+    assert!(out.contains("method return"), "{out}");
+    let out = send(&["/elsewhere", &format!("{iface}.ping")]);
+    assert!(out.contains("UnknownObject"), "{out}");
+}
+
+/// The seed's two programs across two processes: the client sees the
+/// signal, the same answers from `bar` and `betterBar`, and that only
+/// `bar` holds the service's thread.
+fn foo_examples_across_processes() {
+    let mut service = crate::embedding::example_command("foo_service");
+    let mut child = service
+        .args(["--delay-ms", "300"])
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let svc = ServiceProcess {
+        child,
+        name: "org.qtloop.Foo".into(),
+    };
+    let ready = read_line_within(out, Duration::from_secs(20)).unwrap_or_default();
+    assert!(
+        ready.starts_with("serving org.qtloop.Foo at /org/qtloop/Foo"),
+        "{ready}"
+    );
+    let out = crate::embedding::example_command("foo_client")
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "bang: 42",
+            "bang called (1 so far)",
+            "bar() = 300",
+            "betterBar() = 300",
+            "qi future: betterBar() = 300"
+        ]
+    );
+    let delays = |line: &str| -> f64 {
+        let tail = line.rsplit(" in ").next().unwrap();
+        tail.trim_end_matches(" delays").parse().unwrap()
+    };
+    assert!(
+        lines[5].starts_with("3 x betterBar() at once: [300, 300, 300]"),
+        "{text}"
+    );
+    assert!(
+        lines[6].starts_with("3 x bar() at once: [300, 300, 300]"),
+        "{text}"
+    );
+    assert!(delays(lines[5]) < 2.0, "{text}");
+    assert!(delays(lines[6]) >= 2.9, "{text}");
+    drop(svc);
+}
