@@ -134,15 +134,24 @@ impl Spec {
         )?);
         let conn = self.bus.connect().await?;
         let xml = introspect::xml(&addr.interface, &self.members);
-        let stream = MessageStream::from(&conn);
-        let router = conn.executor().spawn(
-            route(stream, conn.clone(), addr.clone(), Arc::new(xml), dispatch),
-            "qtloop service router",
-        );
+        // Replies and signals leave through one queue, so a signal emitted
+        // by a handler reaches the caller before the handler's reply.
         let (out, rx) = mpsc::unbounded();
         let emitter = conn
             .executor()
-            .spawn(emit(conn.clone(), rx), "qtloop service signals");
+            .spawn(send_in_order(conn.clone(), rx), "qtloop service sender");
+        let stream = MessageStream::from(&conn);
+        let router = conn.executor().spawn(
+            route(
+                stream,
+                conn.clone(),
+                out.clone(),
+                addr.clone(),
+                Arc::new(xml),
+                dispatch,
+            ),
+            "qtloop service router",
+        );
         let disconnects = self
             .signals
             .into_iter()
@@ -672,11 +681,12 @@ fn unknown_method(member: &str, msg: &Message) -> MethodError {
 }
 
 /// Runs on zbus's executor thread: answers what it can itself (wrong
-/// object, introspection, Peer), hands the rest to `dispatch`, and sends
-/// the replies.
+/// object, introspection, Peer), hands the rest to `dispatch`, and queues
+/// the replies on `out`.
 async fn route(
     mut stream: MessageStream,
     conn: Connection,
+    out: mpsc::UnboundedSender<Message>,
     addr: Arc<Address>,
     xml: Arc<String>,
     dispatch: Arc<dyn Dispatch>,
@@ -708,15 +718,18 @@ async fn route(
                 dispatch.dispatch(msg.clone())
             }
         };
-        let conn = conn.clone();
         conn.executor()
-            .spawn(send_reply(conn.clone(), msg, reply), "qtloop service reply")
+            .spawn(send_reply(out.clone(), msg, reply), "qtloop service reply")
             .detach();
     }
 }
 
-/// Sends the reply to `call` (unless the caller asked for none).
-async fn send_reply(conn: Connection, call: Message, reply: BoxFuture<'static, Reply>) {
+/// Queues the reply to `call` (unless the caller asked for none).
+async fn send_reply(
+    out: mpsc::UnboundedSender<Message>,
+    call: Message,
+    reply: BoxFuture<'static, Reply>,
+) {
     let reply = match reply.await {
         Ok(m) => Ok(m),
         Err(e) => {
@@ -738,19 +751,19 @@ async fn send_reply(conn: Connection, call: Message, reply: BoxFuture<'static, R
     }
     match reply {
         Ok(m) => {
-            if let Err(e) = conn.send(&m).await {
-                log::warn!("a service reply was not sent: {e}");
-            }
+            // Fails only once the service is dropped: the bus then tells the
+            // caller that the service went away.
+            let _ = out.unbounded_send(m);
         }
         Err(e) => log::error!("a service reply could not be built: {e}"),
     }
 }
 
-/// Sends signals in the order they were emitted.
-async fn emit(conn: Connection, mut rx: mpsc::UnboundedReceiver<Message>) {
+/// Sends replies and signals in the order they were queued.
+async fn send_in_order(conn: Connection, mut rx: mpsc::UnboundedReceiver<Message>) {
     while let Some(msg) = rx.next().await {
         if let Err(e) = conn.send(&msg).await {
-            log::warn!("a service signal was not sent: {e}");
+            log::warn!("a service message was not sent: {e}");
         }
     }
 }

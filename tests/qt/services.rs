@@ -261,7 +261,30 @@ fn calls_signals_and_threads() {
         assert_eq!(bangs.next().await.unwrap().unwrap(), 42);
         assert_eq!(*seen.lock().unwrap(), [(42, true)]);
 
+        // A handler's signals reach the caller before its reply: the
+        // connection receives them in that order.
         let mut ticks = p.signal_stream::<(u32, String)>("tick").await.unwrap();
+        let mut raw = zbus::MessageStream::from(p.zbus().connection());
+        assert_eq!(p.call::<u32>("ticks", &(3u32,)).await.unwrap(), 3);
+        let mut before_reply = 0;
+        while let Some(Ok(m)) = raw.next().await {
+            match m.message_type() {
+                zbus::message::Type::Signal if m.header().member().unwrap() == "tick" => {
+                    before_reply += 1;
+                }
+                zbus::message::Type::MethodReturn => break,
+                _ => {}
+            }
+        }
+        drop(raw);
+        assert_eq!(
+            before_reply, 3,
+            "the reply came before the handler's signals"
+        );
+        for i in 0..3 {
+            assert_eq!(ticks.next().await.unwrap().unwrap().0, i);
+        }
+
         assert_eq!(p.call::<u32>("ticks", &(200u32,)).await.unwrap(), 200);
         for i in 0..200 {
             assert_eq!(
