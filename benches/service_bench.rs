@@ -122,4 +122,5 @@ fn main() {
         );
     }
     let _ = daemon.kill();
+    let _ = daemon.wait();
 }
