@@ -157,24 +157,27 @@ impl Spec {
             .into_iter()
             .map(|hook| hook(addr.clone(), out.clone()))
             .collect();
-        use zbus::fdo::{RequestNameFlags, RequestNameReply};
-        let reply = conn
-            .request_name_with_flags(addr.name.clone(), RequestNameFlags::DoNotQueue.into())
-            .await
-            .map_err(super::bus_error)?;
-        if reply != RequestNameReply::PrimaryOwner {
-            return Err(Error::DuplicateName(format!(
-                "the service name {} is owned by another connection",
-                addr.name
-            )));
-        }
-        Ok(Service {
+        // From here on, dropping `service` undoes all of the above.
+        let service = Service {
             conn: Some(conn),
             addr,
             _router: router,
             _emitter: emitter,
             disconnects,
-        })
+        };
+        let flags = zbus::fdo::RequestNameFlags::DoNotQueue.into();
+        match service
+            .connection()
+            .request_name_with_flags(service.addr.name.clone(), flags)
+            .await
+        {
+            Ok(zbus::fdo::RequestNameReply::PrimaryOwner) => Ok(service),
+            Ok(_) | Err(zbus::Error::NameTaken) => Err(Error::DuplicateName(format!(
+                "the service name {} is owned by another connection",
+                service.addr.name
+            ))),
+            Err(e) => Err(super::bus_error(e)),
+        }
     }
 }
 
@@ -313,9 +316,11 @@ impl<S: 'static> ServiceBuilder<S> {
         let lp = get_event_loop()?;
         let (calls, rx) = mpsc::unbounded();
         let name = self.spec.name.clone();
+        let names = self.handlers.keys().cloned().collect();
         let dispatcher = lp.create_task(dispatcher(self.state, self.handlers, rx, name));
         dispatcher.detach();
         let dispatch = Arc::new(LocalDispatch {
+            names,
             calls,
             lock_timeout: self.lock_timeout,
         });
@@ -474,6 +479,8 @@ trait Dispatch: Send + Sync + 'static {
 
 /// The single-threaded object: calls go to its dispatcher task.
 struct LocalDispatch {
+    /// The methods, so unknown ones are answered without the object.
+    names: std::collections::HashSet<String>,
     calls: mpsc::UnboundedSender<Call>,
     lock_timeout: Option<Duration>,
 }
@@ -498,8 +505,8 @@ fn try_claim(claim: &AtomicU8, to: u8) -> bool {
 }
 
 impl Dispatch for LocalDispatch {
-    fn has(&self, _member: &str) -> bool {
-        true // the dispatcher answers UnknownMethod itself
+    fn has(&self, member: &str) -> bool {
+        self.names.contains(member)
     }
 
     fn dispatch(&self, msg: Message) -> BoxFuture<'static, Reply> {
@@ -605,7 +612,10 @@ impl<S: Send + Sync + 'static> Dispatch for SharedDispatch<S> {
         let member = member_of(&msg);
         let what = format!("{}.{member}", self.name);
         let home = Some(self.home.clone());
-        match &self.handlers[&member] {
+        let Some(handler) = self.handlers.get(&member) else {
+            return future::ready(Err(unknown_method(&member, &msg))).boxed();
+        };
+        match handler {
             SharedHandler::Sync(f) => {
                 let (f, state) = (f.clone(), self.state.clone());
                 let job = self.pool.submit(move || {

@@ -577,6 +577,23 @@ fn in_process_service_and_unregister() {
         });
         let svc = b.register().await.unwrap();
         assert_eq!(svc.name(), name);
+        let mut twin = ServiceBuilder::new(&name, ());
+        twin.bus(bus());
+        let taken = twin.register().await.unwrap_err();
+        assert!(matches!(taken, Error::DuplicateName(_)), "{taken}");
+        let mut twice = ServiceBuilder::new("org.qtloop.Twice", ());
+        twice
+            .method("m", |_, (): ()| Ok(1))
+            .method("m", |_, (): ()| Ok(2));
+        let e = twice.register().await.unwrap_err();
+        assert!(
+            matches!(e, Error::DuplicateName(ref m) if m.contains("'m'")),
+            "{e}"
+        );
+        let mut spaced = ServiceBuilder::new("org.qtloop.Spaced", ());
+        spaced.method("bad name", |_, (): ()| Ok(1));
+        let e = spaced.register().await.unwrap_err();
+        assert!(matches!(e, Error::BadName(_)), "{e}");
         let p = ProxyBuilder::new(&name).bus(bus()).connect().await.unwrap();
         assert_eq!(p.call::<u32>("count", &()).await.unwrap(), 1);
         assert_eq!(p.call::<u32>("count", &()).await.unwrap(), 2);
