@@ -127,6 +127,10 @@ macro_rules! probe_methods {
             on_bang.emit(42);
             Ok(())
         });
+        b.async_method("slowAsync", |_, (ms,): (u64,)| async move {
+            qtloop::sleep(ms as f64 / 1000.0).await?;
+            Ok(ms)
+        });
         b.method("ticks", move |_, (n,): (u32,)| {
             for i in 0..n {
                 tick.emit((i, format!("tick {i}")));
@@ -147,6 +151,8 @@ pub fn service_child() {
         env("QTLOOP_TEST_MODE"),
     );
     let lock_ms: u64 = env("QTLOOP_TEST_LOCK_MS").parse().unwrap_or(20_000);
+    // One line per panic, as the harness prints them (`boom` panics).
+    std::panic::set_hook(Box::new(|info| eprintln!("  service panic: {info}")));
     let lp = EventLoop::new().unwrap();
     let run = async move {
         let bus = Bus::Address(addr);
@@ -154,20 +160,12 @@ pub fn service_child() {
             let mut b = ServiceBuilder::multi_threaded(&name, Probe::default());
             b.bus(bus);
             probe_methods!(&mut b);
-            b.async_method("slowAsync", |_, (ms,): (u64,)| async move {
-                qtloop::sleep(ms as f64 / 1000.0).await?;
-                Ok(ms)
-            });
             b.register().await.unwrap()
         } else {
             let mut b = ServiceBuilder::new(&name, Probe::default());
             b.bus(bus)
                 .lock_timeout(Some(Duration::from_millis(lock_ms)));
             probe_methods!(&mut b);
-            b.async_method("slowAsync", |_, (ms,): (u64,)| async move {
-                qtloop::sleep(ms as f64 / 1000.0).await?;
-                Ok(ms)
-            });
             b.register().await.unwrap()
         };
         println!("ready");
@@ -295,35 +293,11 @@ fn calls_signals_and_threads() {
     });
 }
 
-/// 100 calls at once to a single-threaded service: all answered, each once,
-/// one at a time.
-fn single_threaded_serializes_100_calls() {
-    let svc = start_service("single", 20_000);
-    let name = svc.name.clone();
-    run(async move {
-        let p = connect(&name).await;
-        let t0 = Instant::now();
-        let calls = (0..100).map(|_| p.call::<u32>("work", &(10u64,)));
-        let mut seqs: Vec<u32> = join_all(calls)
-            .await
-            .into_iter()
-            .map(Result::unwrap)
-            .collect();
-        let took = t0.elapsed();
-        seqs.sort_unstable();
-        assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "none lost, none twice");
-        let (calls, max_active): (u32, u32) = p.call("stats", &()).await.unwrap();
-        assert_eq!((calls, max_active), (100, 1), "serialized");
-        assert!(
-            took >= Duration::from_millis(1000),
-            "100 x 10 ms in a row took {took:?}"
-        );
-    });
-}
-
-/// The same 100 calls to a multi-threaded service run in parallel.
-fn multi_threaded_runs_100_calls_in_parallel() {
-    let svc = start_service("multi", 20_000);
+/// 100 calls of 10 ms at once to a `mode` service: each is answered, once
+/// (the sequence numbers are 1..=100). Gives the time they took and how
+/// many ran at once at most.
+fn hundred_calls(mode: &str) -> (Duration, u32) {
+    let svc = start_service(mode, 20_000);
     let name = svc.name.clone();
     run(async move {
         let p = connect(&name).await;
@@ -339,15 +313,31 @@ fn multi_threaded_runs_100_calls_in_parallel() {
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "none lost, none twice");
         let (calls, max_active): (u32, u32) = p.call("stats", &()).await.unwrap();
         assert_eq!(calls, 100);
-        assert!(
-            max_active >= 2,
-            "calls ran in parallel (at most {max_active} at once)"
-        );
-        assert!(
-            took < Duration::from_millis(800),
-            "in parallel 100 x 10 ms took {took:?}"
-        );
-    });
+        (took, max_active)
+    })
+}
+
+/// A single-threaded service takes the 100 calls one at a time.
+fn single_threaded_serializes_100_calls() {
+    let (took, max_active) = hundred_calls("single");
+    assert_eq!(max_active, 1, "serialized");
+    assert!(
+        took >= Duration::from_millis(1000),
+        "100 x 10 ms in a row took {took:?}"
+    );
+}
+
+/// A multi-threaded service runs them in parallel.
+fn multi_threaded_runs_100_calls_in_parallel() {
+    let (took, max_active) = hundred_calls("multi");
+    assert!(
+        max_active >= 2,
+        "calls ran in parallel (at most {max_active} at once)"
+    );
+    assert!(
+        took < Duration::from_millis(800),
+        "in parallel 100 x 10 ms took {took:?}"
+    );
 }
 
 /// While the single-threaded object is held (a handler blocks its loop
