@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use cxx_qt_lib::QImage;
 use futures::future::join_all;
 use futures::StreamExt;
 use qtloop::service::{self, Bus, MethodError, Proxy, ProxyBuilder, ServiceBuilder};
@@ -25,6 +26,7 @@ cases!(services:
     in_process_service_and_unregister,
     dbus_send_interop,
     foo_examples_across_processes,
+    gui_service_is_driven_from_another_process,
 );
 
 // ---- the private bus ----------------------------------------------------
@@ -698,4 +700,65 @@ fn foo_examples_across_processes() {
     assert!(delays(lines[5]) < 2.0, "{text}");
     assert!(delays(lines[6]) >= 2.9, "{text}");
     drop(svc);
+}
+
+/// `service_panel`: a QML window that is a service. Its handlers set the
+/// window's properties on the GUI thread; its button, pressed through a
+/// call, reaches this process as the `pressed` signal; the screenshot
+/// shows the calls' effect (the counter box turns green).
+fn gui_service_is_driven_from_another_process() {
+    let shot = std::env::temp_dir().join(format!("qtloop-panel-{}.png", std::process::id()));
+    let mut child = crate::embedding::example_command("service_panel")
+        .arg("--screenshot")
+        .arg(&shot)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let mut panel = ServiceProcess {
+        child,
+        name: "org.qtloop.Panel".into(),
+    };
+    let ready = read_line_within(out, Duration::from_secs(20)).unwrap_or_default();
+    assert!(ready.starts_with("serving org.qtloop.Panel"), "{ready}");
+    run(async move {
+        let p = connect("org.qtloop.Panel").await;
+        let mut bangs = p.signal_stream::<i32>("onBang").await.unwrap();
+        let pressed = p.signal::<u32>("pressed").await.unwrap();
+        p.call::<()>("say", &("Hello from another process",))
+            .await
+            .unwrap();
+        for n in 1..=3u32 {
+            assert_eq!(p.call::<u32>("bang", &()).await.unwrap(), n);
+            assert_eq!(bangs.next().await.unwrap().unwrap(), 42);
+        }
+        let shown: (String, u32) = p.call("shown", &()).await.unwrap();
+        assert_eq!(shown, ("Hello from another process".to_owned(), 3));
+        let (r, first) = futures::join!(p.call::<()>("pressButton", &()), pressed.next());
+        r.unwrap();
+        assert_eq!(first, 1);
+        p.call::<()>("finish", &()).await.unwrap();
+    });
+    let status = wait_within(&mut panel.child, Duration::from_secs(20));
+    assert!(status.success(), "service_panel exited with {status}");
+    let image = QImage::from_data(&std::fs::read(&shot).unwrap(), Some("PNG")).unwrap();
+    let _ = std::fs::remove_file(&shot);
+    let counter = crate::qml::rgb_at(&image, 130, 65);
+    assert!(
+        crate::qml::close_to(counter, (0x2e, 0x7d, 0x32)),
+        "the counter box is {counter:?}, not green"
+    );
+}
+
+/// Waits for `child` to exit, at most `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let t0 = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(t0.elapsed() < limit, "the process did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
