@@ -47,6 +47,7 @@
 //! ```
 
 mod client;
+mod dispatch;
 mod introspect;
 mod server;
 

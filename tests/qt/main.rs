@@ -28,6 +28,8 @@ mod qt_integration;
 mod reliability;
 mod scheduling;
 #[cfg(feature = "dbus")]
+mod service_probe;
+#[cfg(feature = "dbus")]
 mod services;
 mod tasks;
 
@@ -129,7 +131,7 @@ fn main() {
     }
     #[cfg(feature = "dbus")]
     if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("service") {
-        services::service_child();
+        service_probe::service_child();
         return;
     }
     if std::env::var_os("QT_QPA_PLATFORM").is_none() {
@@ -170,6 +172,6 @@ fn main() {
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     let conclusion = libtest_mimic::run(&args, trials);
     #[cfg(feature = "dbus")]
-    services::stop_bus();
+    service_probe::stop_bus();
     conclusion.exit();
 }
