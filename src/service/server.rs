@@ -360,7 +360,8 @@ impl<S: Send + Sync + 'static> MultiThreadedBuilder<S> {
 
 /// A registered service. It stays on the bus until this is dropped (or
 /// [`unregister`](Self::unregister)ed); then its name is released and its
-/// state dropped on its loop.
+/// state dropped on its loop. If that loop closes first, calls are answered
+/// `org.qtloop.Error.ServiceClosed` at once.
 pub struct Service {
     conn: Option<Connection>,
     addr: Arc<Address>,
@@ -385,8 +386,8 @@ impl Service {
         self.conn.as_ref().expect("the connection lives until drop")
     }
 
-    /// Releases the name and waits until the bus has taken it back; calls
-    /// still queued are answered `org.qtloop.Error.ServiceClosed`.
+    /// Releases the name and waits until the bus has taken it back. Calls
+    /// still in flight fail for their callers ([`Error::PeerVanished`]).
     pub async fn unregister(mut self) -> Result<()> {
         let conn = self.conn.take().expect("the connection lives until drop");
         conn.release_name(self.addr.name.clone())

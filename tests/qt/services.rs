@@ -27,6 +27,7 @@ cases!(services:
     errors_are_clear,
     qi_future_form,
     in_process_service_and_unregister,
+    closed_loop_answers_service_closed,
     dbus_send_interop,
     foo_examples_across_processes,
     gui_service_is_driven_from_another_process,
@@ -406,6 +407,41 @@ fn in_process_service_and_unregister() {
             .any(|m| m.contains("Exception in service method") && m.contains("boom")),
         "{reported:?}"
     );
+}
+
+/// A single-threaded service whose loop has closed (its `Service` still
+/// alive, here on another thread) answers every call at once with
+/// ServiceClosed instead of leaving the caller waiting.
+fn closed_loop_answers_service_closed() {
+    let name = format!("org.qtloop.Closed{}", std::process::id());
+    let n = name.clone();
+    let svc = std::thread::spawn(move || {
+        let lp = EventLoop::new().unwrap();
+        let svc = lp
+            .run_until_complete(async move {
+                let mut b = ServiceBuilder::new(&n, ());
+                b.bus(bus());
+                b.method("ping", |_, (): ()| Ok("pong".to_owned()));
+                b.register().await
+            })
+            .unwrap()
+            .unwrap();
+        lp.close().unwrap();
+        svc
+    })
+    .join()
+    .unwrap();
+    run(async move {
+        let p = connect(&name).await;
+        let t0 = Instant::now();
+        let e = p.call::<String>("ping", &()).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Remote { name, .. } if name == service::SERVICE_CLOSED),
+            "{e}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(2));
+    });
+    drop(svc);
 }
 
 /// A client that is not qtloop (`dbus-send`) calls the service and reads
