@@ -205,6 +205,22 @@ pub async fn connect(name: &str) -> Proxy {
     ProxyBuilder::new(name).bus(bus()).connect().await.unwrap()
 }
 
+/// Starts the probe service (`mode`, lock time-out `lock_ms`) and runs `f`
+/// with a proxy for it on a loop of this thread; the service process is
+/// killed afterwards.
+pub fn with_proxy<F, Fut>(mode: &str, lock_ms: u64, f: F) -> Fut::Output
+where
+    F: FnOnce(Proxy) -> Fut + 'static,
+    Fut: std::future::Future + 'static,
+    Fut::Output: 'static,
+{
+    let svc = start_service(mode, lock_ms);
+    let name = svc.name.clone();
+    let out = run(async move { f(connect(&name).await).await });
+    drop(svc);
+    out
+}
+
 pub fn run<F: std::future::Future + 'static>(fut: F) -> F::Output
 where
     F::Output: 'static,

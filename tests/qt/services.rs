@@ -14,7 +14,7 @@ use qtloop::{Error, EventLoop};
 
 use crate::service_probe::{
     bus, bus_address, connect, on_main_thread, read_line_within, run, start_service, wait_within,
-    ServiceProcess,
+    with_proxy, ServiceProcess,
 };
 
 cases!(services:
@@ -99,10 +99,7 @@ fn calls_signals_and_threads() {
 /// (the sequence numbers are 1..=100). Gives the time they took and how
 /// many ran at once at most.
 fn hundred_calls(mode: &str) -> (Duration, u32) {
-    let svc = start_service(mode, 20_000);
-    let name = svc.name.clone();
-    run(async move {
-        let p = connect(&name).await;
+    with_proxy(mode, 20_000, |p| async move {
         let t0 = Instant::now();
         let calls = (0..100).map(|_| p.call::<u32>("work", &(10u64,)));
         let mut seqs: Vec<u32> = join_all(calls)
@@ -147,10 +144,7 @@ fn multi_threaded_runs_100_calls_in_parallel() {
 /// time-out, not after 2 s; the held call still succeeds, and the object
 /// serves again afterwards.
 fn lock_timeout_reports_possible_deadlock() {
-    let svc = start_service("single", 300);
-    let name = svc.name.clone();
-    run(async move {
-        let p = connect(&name).await;
+    with_proxy("single", 300, |p| async move {
         let held = p.call::<u32>("work", &(2000u64,));
         let probe = async {
             qtloop::sleep(0.1).await.unwrap();
@@ -181,10 +175,7 @@ fn lock_timeout_reports_possible_deadlock() {
 /// libqi's betterBar: an async handler frees the single-threaded object at
 /// once, so three 500 ms calls overlap and a ping goes through meanwhile.
 fn async_handler_frees_the_object() {
-    let svc = start_service("single", 300);
-    let name = svc.name.clone();
-    run(async move {
-        let p = connect(&name).await;
+    with_proxy("single", 300, |p| async move {
         let t0 = Instant::now();
         let slow = join_all((0..3).map(|_| p.call::<u64>("slowAsync", &(500u64,))));
         let ping = async {
@@ -319,10 +310,7 @@ fn errors_are_clear() {
 /// `call_future` gives a qi::Future: awaited on the loop, waited on from a
 /// plain thread, or cancelled.
 fn qi_future_form() {
-    let svc = start_service("multi", 20_000);
-    let name = svc.name.clone();
-    run(async move {
-        let p = connect(&name).await;
+    with_proxy("multi", 20_000, |p| async move {
         let fut = p.call_future::<_, (String, i32)>("echo", (3, "three"));
         assert_eq!(fut.await.unwrap(), ("three".to_owned(), 3));
         let p2 = p.clone();
