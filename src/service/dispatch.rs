@@ -103,11 +103,11 @@ pub(super) struct Call {
     reply: oneshot::Sender<Reply>,
 }
 
-pub(super) const WAITING: u8 = 0;
-pub(super) const TAKEN: u8 = 1;
-pub(super) const TIMED_OUT: u8 = 2;
+const WAITING: u8 = 0;
+const TAKEN: u8 = 1;
+const TIMED_OUT: u8 = 2;
 
-pub(super) fn try_claim(claim: &AtomicU8, to: u8) -> bool {
+fn try_claim(claim: &AtomicU8, to: u8) -> bool {
     claim
         .compare_exchange(WAITING, to, Ordering::AcqRel, Ordering::Acquire)
         .is_ok()
@@ -254,7 +254,7 @@ impl<S: Send + Sync + 'static> Dispatch for SharedDispatch<S> {
 
 /// Runs a handler; a panic goes to the loop's exception handler and
 /// becomes an `org.qtloop.Error.Panicked` reply.
-pub(super) fn guard<T>(
+fn guard<T>(
     what: &str,
     f: impl FnOnce() -> std::result::Result<T, MethodError>,
 ) -> std::result::Result<T, MethodError> {
@@ -263,7 +263,7 @@ pub(super) fn guard<T>(
 
 /// Reports a handler's panic (on `home`'s loop, or this thread's) and
 /// gives the error the caller gets.
-pub(super) fn panicked(
+fn panicked(
     what: &str,
     payload: &(dyn std::any::Any + Send),
     home: Option<LoopHandle>,
@@ -284,13 +284,13 @@ pub(super) fn panicked(
     MethodError::new(PANICKED, format!("{what} panicked: {message}"))
 }
 
-pub(super) fn member_of(msg: &Message) -> String {
+fn member_of(msg: &Message) -> String {
     msg.header()
         .member()
         .map_or_else(String::new, |m| m.to_string())
 }
 
-pub(super) fn unknown_method(member: &str, msg: &Message) -> MethodError {
+fn unknown_method(member: &str, msg: &Message) -> MethodError {
     let h = msg.header();
     let iface = h.interface().map_or_else(String::new, |i| i.to_string());
     MethodError::new(
@@ -344,7 +344,7 @@ pub(super) async fn route(
 }
 
 /// Queues the reply to `call` (unless the caller asked for none).
-pub(super) async fn send_reply(
+async fn send_reply(
     out: mpsc::UnboundedSender<Message>,
     call: Message,
     reply: BoxFuture<'static, Reply>,
