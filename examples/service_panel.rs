@@ -7,7 +7,7 @@
 //!   `shown() -> (s, u)` reads what the window shows;
 //! - `pressButton()` presses the window's button as a user would;
 //! - the signal `pressed(u)` goes out when the button is pressed;
-//! - `finish()` saves a screenshot and quits (headless runs).
+//! - `finish()` quits (headless, after saving a screenshot).
 //!
 //! ```text
 //! cargo run --example service_panel &
@@ -85,10 +85,17 @@ fn main() -> qtloop::Result<()> {
         svc.name(),
         svc.path()
     );
+    // finish() closes the window; headless, it also takes the screenshot.
+    let windowed = !opts.exit_when_done;
+    let finished = lp.create_task(async move {
+        let _ = finished.await;
+        if windowed {
+            qtloop::qt::quit();
+        }
+    });
     if let Some(done) = common::run_windowed(&opts, &lp) {
         return done;
     }
-    // Headless: serve until a client calls finish().
     lp.run_until_complete(async {
         let _ = finished.await;
         qtloop::sleep(0.2).await // let the last change render
