@@ -210,7 +210,7 @@ impl Proxy {
     where
         T: DeserializeOwned + Type,
     {
-        let member = member_name(name)?;
+        let member = member_name(name)?.into_owned();
         let mut inner = self
             .inner
             .proxy

@@ -79,11 +79,19 @@ pub(super) fn answer<R: Serialize + Type>(
         .map_err(|e| MethodError::failed(format!("the reply could not be encoded: {e}")))
 }
 
-/// Where the router sends a call that names one of the service's methods.
+/// The reply to `call`, once `fut` (an async handler's future) finishes.
+pub(super) async fn answer_when_done<R: Serialize + Type>(
+    call: Message,
+    fut: impl std::future::Future<Output = std::result::Result<R, MethodError>>,
+) -> Reply {
+    answer(&call, fut.await)
+}
+
+/// Where the router sends a call to the service's interface.
 pub(super) trait Dispatch: Send + Sync + 'static {
-    fn has(&self, member: &str) -> bool;
-    /// Starts the call; the future gives its reply.
-    fn dispatch(&self, msg: Message) -> BoxFuture<'static, Reply>;
+    /// Starts the call to `member`; the future gives its reply. `None`
+    /// when the service has no such method.
+    fn dispatch(&self, member: &str, msg: Message) -> Option<BoxFuture<'static, Reply>>;
 }
 
 /// The single-threaded object: calls go to its dispatcher task.
@@ -99,6 +107,7 @@ pub(super) struct LocalDispatch {
 /// (`TIMED_OUT`); whoever swaps first wins.
 pub(super) struct Call {
     msg: Message,
+    member: String,
     claim: Arc<AtomicU8>,
     reply: oneshot::Sender<Reply>,
 }
@@ -114,14 +123,13 @@ fn try_claim(claim: &AtomicU8, to: u8) -> bool {
 }
 
 impl Dispatch for LocalDispatch {
-    fn has(&self, member: &str) -> bool {
-        self.names.contains(member)
-    }
-
-    fn dispatch(&self, msg: Message) -> BoxFuture<'static, Reply> {
+    fn dispatch(&self, member: &str, msg: Message) -> Option<BoxFuture<'static, Reply>> {
+        if !self.names.contains(member) {
+            return None;
+        }
         let claim = Arc::new(AtomicU8::new(WAITING));
         let (tx, rx) = oneshot::channel();
-        let member = member_of(&msg);
+        let member = member.to_owned();
         let closed = || {
             MethodError::new(
                 SERVICE_CLOSED,
@@ -130,16 +138,17 @@ impl Dispatch for LocalDispatch {
         };
         let call = Call {
             msg,
+            member: member.clone(),
             claim: claim.clone(),
             reply: tx,
         };
         if self.calls.unbounded_send(call).is_err() {
-            return future::ready(Err(closed())).boxed();
+            return Some(future::ready(Err(closed())).boxed());
         }
         let Some(limit) = self.lock_timeout else {
-            return rx.map(move |r| r.unwrap_or_else(|_| Err(closed()))).boxed();
+            return Some(rx.map(move |r| r.unwrap_or_else(|_| Err(closed()))).boxed());
         };
-        async move {
+        let reply = async move {
             let timer = async_io::Timer::after(limit);
             let reply = match future::select(rx, timer).await {
                 Either::Left((r, _)) => r,
@@ -158,8 +167,8 @@ impl Dispatch for LocalDispatch {
                 }
             };
             reply.unwrap_or_else(|_| Err(closed()))
-        }
-        .boxed()
+        };
+        Some(reply.boxed())
     }
 }
 
@@ -175,20 +184,23 @@ pub(super) async fn dispatcher<S>(
         if !try_claim(&call.claim, TAKEN) {
             continue; // answered by the lock time-out
         }
-        let member = member_of(&call.msg);
+        let Call {
+            msg, member, reply, ..
+        } = call;
+        // The router only passes the methods in `handlers`.
         let Some(handler) = handlers.get_mut(&member) else {
-            let _ = call.reply.send(Err(unknown_method(&member, &call.msg)));
+            let _ = reply.send(Err(unknown_method(&member, &msg)));
             continue;
         };
-        let what = format!("{service}.{member}");
+        let what = || format!("{service}.{member}");
         match handler {
             LocalHandler::Sync(f) => {
-                let r = guard(&what, || f(&mut state, &call.msg));
-                let _ = call.reply.send(r);
+                let r = guard(what, || f(&mut state, &msg));
+                let _ = reply.send(r);
             }
-            LocalHandler::Async(f) => match guard(&what, || f(&mut state, &call.msg)) {
+            LocalHandler::Async(f) => match guard(what, || f(&mut state, &msg)) {
                 Ok(fut) => {
-                    let reply = call.reply;
+                    let what = what();
                     crate::spawn_local(async move {
                         let r = AssertUnwindSafe(fut).catch_unwind().await;
                         let _ = reply.send(r.unwrap_or_else(|p| Err(panicked(&what, &*p, None))));
@@ -196,7 +208,7 @@ pub(super) async fn dispatcher<S>(
                     .detach();
                 }
                 Err(e) => {
-                    let _ = call.reply.send(Err(e));
+                    let _ = reply.send(Err(e));
                 }
             },
         }
@@ -213,18 +225,11 @@ pub(super) struct SharedDispatch<S> {
 }
 
 impl<S: Send + Sync + 'static> Dispatch for SharedDispatch<S> {
-    fn has(&self, member: &str) -> bool {
-        self.handlers.contains_key(member)
-    }
-
-    fn dispatch(&self, msg: Message) -> BoxFuture<'static, Reply> {
-        let member = member_of(&msg);
+    fn dispatch(&self, member: &str, msg: Message) -> Option<BoxFuture<'static, Reply>> {
+        let handler = self.handlers.get(member)?;
         let what = format!("{}.{member}", self.name);
         let home = Some(self.home.clone());
-        let Some(handler) = self.handlers.get(&member) else {
-            return future::ready(Err(unknown_method(&member, &msg))).boxed();
-        };
-        match handler {
+        let reply = match handler {
             SharedHandler::Sync(f) => {
                 let (f, state) = (f.clone(), self.state.clone());
                 let job = self.pool.submit(move || {
@@ -248,17 +253,18 @@ impl<S: Send + Sync + 'static> Dispatch for SharedDispatch<S> {
                     Err(p) => future::ready(Err(panicked(&what, &*p, home))).boxed(),
                 }
             }
-        }
+        };
+        Some(reply)
     }
 }
 
 /// Runs a handler; a panic goes to the loop's exception handler and
-/// becomes an `org.qtloop.Error.Panicked` reply.
+/// becomes an `org.qtloop.Error.Panicked` reply (`what` names the method).
 fn guard<T>(
-    what: &str,
+    what: impl FnOnce() -> String,
     f: impl FnOnce() -> std::result::Result<T, MethodError>,
 ) -> std::result::Result<T, MethodError> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panicked(what, &*p, None)))
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| Err(panicked(&what(), &*p, None)))
 }
 
 /// Reports a handler's panic (on `home`'s loop, or this thread's) and
@@ -282,12 +288,6 @@ fn panicked(
         None => report(ctx),
     }
     MethodError::new(PANICKED, format!("{what} panicked: {message}"))
-}
-
-fn member_of(msg: &Message) -> String {
-    msg.header()
-        .member()
-        .map_or_else(String::new, |m| m.to_string())
 }
 
 fn unknown_method(member: &str, msg: &Message) -> MethodError {
@@ -331,10 +331,13 @@ pub(super) async fn route(
                 future::ready(answer(&msg, Ok(xml.as_str()))).boxed()
             } else if iface == Some("org.freedesktop.DBus.Peer") && member == "Ping" {
                 future::ready(answer(&msg, Ok(()))).boxed()
-            } else if iface.is_some_and(|i| i != addr.interface.as_str()) || !dispatch.has(member) {
-                future::ready(Err(unknown_method(member, &msg))).boxed()
             } else {
-                dispatch.dispatch(msg.clone())
+                let call = if iface.is_none_or(|i| i == addr.interface.as_str()) {
+                    dispatch.dispatch(member, msg.clone())
+                } else {
+                    None
+                };
+                call.unwrap_or_else(|| future::ready(Err(unknown_method(member, &msg))).boxed())
             }
         };
         conn.executor()
@@ -349,7 +352,15 @@ async fn send_reply(
     call: Message,
     reply: BoxFuture<'static, Reply>,
 ) {
-    let reply = match reply.await {
+    let reply = reply.await;
+    if call
+        .primary_header()
+        .flags()
+        .contains(Flags::NoReplyExpected)
+    {
+        return;
+    }
+    let reply = match reply {
         Ok(m) => Ok(m),
         Err(e) => {
             // A handler's own error name may be malformed: then it is sent
@@ -362,13 +373,6 @@ async fn send_reply(
             }
         }
     };
-    if call
-        .primary_header()
-        .flags()
-        .contains(Flags::NoReplyExpected)
-    {
-        return;
-    }
     match reply {
         Ok(m) => {
             // Fails only once the service is dropped: the bus then tells the

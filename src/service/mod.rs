@@ -183,8 +183,8 @@ impl Address {
 }
 
 /// Checks a method or signal name.
-pub(crate) fn member_name(name: &str) -> Result<MemberName<'static>> {
-    MemberName::try_from(name.to_owned())
+pub(crate) fn member_name(name: &str) -> Result<MemberName<'_>> {
+    MemberName::try_from(name)
         .map_err(|e| Error::BadName(format!("'{name}' is not a D-Bus member name ({e})")))
 }
 

@@ -14,8 +14,8 @@ use zbus::zvariant::Type;
 use zbus::{Connection, Message, MessageStream};
 
 use super::dispatch::{
-    answer, args, dispatcher, route, send_in_order, Dispatch, LocalDispatch, LocalHandler, Reply,
-    SharedDispatch, SharedHandler,
+    answer, answer_when_done, args, dispatcher, route, send_in_order, Dispatch, LocalDispatch,
+    LocalHandler, Reply, SharedDispatch, SharedHandler,
 };
 use super::introspect::{self, Member};
 use super::{member_name, Address, Bus, MethodError, DEFAULT_LOCK_TIMEOUT};
@@ -127,7 +127,7 @@ impl Spec {
             .collect();
         // From here on, dropping `service` undoes all of the above.
         let service = Service {
-            conn: Some(conn),
+            conn,
             addr,
             _router: router,
             _emitter: emitter,
@@ -269,9 +269,7 @@ impl<S: 'static> ServiceBuilder<S> {
         self.spec
             .add_member(Member::method(name, A::SIGNATURE, R::SIGNATURE));
         let h = move |s: &mut S, msg: &Message| {
-            let fut = f(s, args(msg)?);
-            let msg = msg.clone();
-            Ok(async move { answer(&msg, fut.await) }.boxed_local())
+            Ok(answer_when_done(msg.clone(), f(s, args(msg)?)).boxed_local())
         };
         self.handlers
             .insert(name.to_owned(), LocalHandler::Async(Box::new(h)));
@@ -332,11 +330,8 @@ impl<S: Send + Sync + 'static> MultiThreadedBuilder<S> {
     {
         self.spec
             .add_member(Member::method(name, A::SIGNATURE, R::SIGNATURE));
-        let h = move |s: &S, msg: &Message| {
-            let fut = f(s, args(msg)?);
-            let msg = msg.clone();
-            Ok(async move { answer(&msg, fut.await) }.boxed())
-        };
+        let h =
+            move |s: &S, msg: &Message| Ok(answer_when_done(msg.clone(), f(s, args(msg)?)).boxed());
         self.handlers
             .insert(name.to_owned(), SharedHandler::Async(Arc::new(h)));
         self
@@ -363,7 +358,7 @@ impl<S: Send + Sync + 'static> MultiThreadedBuilder<S> {
 /// state dropped on its loop. If that loop closes first, calls are answered
 /// `org.qtloop.Error.ServiceClosed` at once.
 pub struct Service {
-    conn: Option<Connection>,
+    conn: Connection,
     addr: Arc<Address>,
     _router: zbus::Task<()>,
     _emitter: zbus::Task<()>,
@@ -383,14 +378,14 @@ impl Service {
 
     /// The zbus connection it is served on (its unique name, for instance).
     pub fn connection(&self) -> &Connection {
-        self.conn.as_ref().expect("the connection lives until drop")
+        &self.conn
     }
 
     /// Releases the name and waits until the bus has taken it back. Calls
     /// still in flight fail for their callers ([`Error::PeerVanished`]).
-    pub async fn unregister(mut self) -> Result<()> {
-        let conn = self.conn.take().expect("the connection lives until drop");
-        conn.release_name(self.addr.name.clone())
+    pub async fn unregister(self) -> Result<()> {
+        self.conn
+            .release_name(self.addr.name.clone())
             .await
             .map_err(super::bus_error)?;
         Ok(())
