@@ -99,6 +99,26 @@ pub fn register_parked_job(name: &str, dropped: &std::rc::Rc<std::cell::Cell<boo
 }
 
 /// Panics printed in the current case (many cases panic on purpose).
+/// Waits for `child` to exit, at most `limit`; past it, kills it and fails
+/// the case, naming `what`.
+pub fn wait_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+    what: &str,
+) -> std::process::ExitStatus {
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if t0.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{what} did not exit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn trial(name: &'static str, case: Case) -> Trial {

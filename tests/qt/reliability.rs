@@ -343,22 +343,16 @@ pub fn stuck_job_child() {
 
 fn stuck_job_does_not_block_exit() {
     let exe = std::env::current_exe().unwrap();
-    let t0 = Instant::now();
     let mut child = std::process::Command::new(exe)
         .env("QTLOOP_TEST_CHILD", "stuck_job")
         .spawn()
         .unwrap();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success());
-            break;
-        }
-        if t0.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("the process with a stuck job did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let status = crate::wait_within(
+        &mut child,
+        Duration::from_secs(20),
+        "the process with a stuck job",
+    );
+    assert!(status.success());
 }
 
 fn paused_clock_free_functions() {

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{mpsc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use qtloop::service::{Bus, MethodError, Proxy, ProxyBuilder, ServiceBuilder};
 use qtloop::EventLoop;
@@ -164,6 +164,26 @@ pub struct ServiceProcess {
     pub name: String,
 }
 
+impl ServiceProcess {
+    /// Starts `cmd` on the private bus as the service `name`; gives the
+    /// process and the first line it prints (its "ready" line; empty if
+    /// none came within 20 s).
+    pub fn spawn(cmd: &mut Command, name: &str) -> (ServiceProcess, String) {
+        let mut child = cmd
+            .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let svc = ServiceProcess {
+            child,
+            name: name.to_owned(),
+        };
+        let ready = read_line_within(out, Duration::from_secs(20)).unwrap_or_default();
+        (svc, ready)
+    }
+}
+
 impl Drop for ServiceProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -180,24 +200,17 @@ pub fn start_service(mode: &str, lock_ms: u64) -> ServiceProcess {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env("QTLOOP_TEST_CHILD", "service")
-        .env("QTLOOP_TEST_BUS", bus_address())
-        .env("QTLOOP_TEST_NAME", &name)
-        .env("QTLOOP_TEST_MODE", mode)
-        .env("QTLOOP_TEST_LOCK_MS", lock_ms.to_string())
-        .env("RUST_BACKTRACE", "0")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let svc = ServiceProcess { child, name };
-    let ready = read_line_within(out, Duration::from_secs(20));
-    assert_eq!(
-        ready.as_deref(),
-        Some("ready"),
-        "the service process did not start"
+    let (svc, ready) = ServiceProcess::spawn(
+        Command::new(std::env::current_exe().unwrap())
+            .env("QTLOOP_TEST_CHILD", "service")
+            .env("QTLOOP_TEST_BUS", bus_address())
+            .env("QTLOOP_TEST_NAME", &name)
+            .env("QTLOOP_TEST_MODE", mode)
+            .env("QTLOOP_TEST_LOCK_MS", lock_ms.to_string())
+            .env("RUST_BACKTRACE", "0"),
+        &name,
     );
+    assert_eq!(ready, "ready", "the service process did not start");
     svc
 }
 
@@ -227,16 +240,4 @@ where
 {
     let lp = EventLoop::new().unwrap();
     lp.run_until_complete(fut).unwrap()
-}
-
-/// Waits for `child` to exit, at most `limit`.
-pub fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let t0 = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        assert!(t0.elapsed() < limit, "the process did not exit");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }

@@ -2,7 +2,7 @@
 //! for this test binary, the service in its own process (this binary again,
 //! in service mode), the client here on the test's loop.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,8 +13,7 @@ use qtloop::service::{self, Bus, MethodError, ProxyBuilder, ServiceBuilder};
 use qtloop::{Error, EventLoop};
 
 use crate::service_probe::{
-    bus, bus_address, connect, on_main_thread, read_line_within, run, start_service, wait_within,
-    with_proxy, ServiceProcess,
+    bus, bus_address, connect, on_main_thread, run, start_service, with_proxy, ServiceProcess,
 };
 
 cases!(services:
@@ -474,19 +473,10 @@ fn dbus_send_interop() {
 /// signal, the same answers from `bar` and `betterBar`, and that only
 /// `bar` holds the service's thread.
 fn foo_examples_across_processes() {
-    let mut service = crate::embedding::example_command("foo_service");
-    let mut child = service
-        .args(["--delay-ms", "300"])
-        .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let svc = ServiceProcess {
-        child,
-        name: "org.qtloop.Foo".into(),
-    };
-    let ready = read_line_within(out, Duration::from_secs(20)).unwrap_or_default();
+    let (svc, ready) = ServiceProcess::spawn(
+        crate::embedding::example_command("foo_service").args(["--delay-ms", "300"]),
+        "org.qtloop.Foo",
+    );
     assert!(
         ready.starts_with("serving org.qtloop.Foo at /org/qtloop/Foo"),
         "{ready}"
@@ -535,19 +525,12 @@ fn foo_examples_across_processes() {
 /// shows the calls' effect (the counter box turns green).
 fn gui_service_is_driven_from_another_process() {
     let shot = std::env::temp_dir().join(format!("qtloop-panel-{}.png", std::process::id()));
-    let mut child = crate::embedding::example_command("service_panel")
-        .arg("--screenshot")
-        .arg(&shot)
-        .env("DBUS_SESSION_BUS_ADDRESS", bus_address())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let out = child.stdout.take().unwrap();
-    let mut panel = ServiceProcess {
-        child,
-        name: "org.qtloop.Panel".into(),
-    };
-    let ready = read_line_within(out, Duration::from_secs(20)).unwrap_or_default();
+    let (mut panel, ready) = ServiceProcess::spawn(
+        crate::embedding::example_command("service_panel")
+            .arg("--screenshot")
+            .arg(&shot),
+        "org.qtloop.Panel",
+    );
     assert!(ready.starts_with("serving org.qtloop.Panel"), "{ready}");
     run(async move {
         let p = connect("org.qtloop.Panel").await;
@@ -567,7 +550,7 @@ fn gui_service_is_driven_from_another_process() {
         assert_eq!(first, 1);
         p.call::<()>("finish", &()).await.unwrap();
     });
-    let status = wait_within(&mut panel.child, Duration::from_secs(20));
+    let status = crate::wait_within(&mut panel.child, Duration::from_secs(20), "service_panel");
     assert!(status.success(), "service_panel exited with {status}");
     let image = QImage::from_data(&std::fs::read(&shot).unwrap(), Some("PNG")).unwrap();
     let _ = std::fs::remove_file(&shot);
