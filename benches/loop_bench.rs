@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use qtloop::core::io::{Direction, Fd};
 use qtloop::core::{Core, Driver, Hooks, RemoteWake};
 use qtloop::qi::PeriodicTask;
 use qtloop::EventLoop;
@@ -519,6 +520,8 @@ impl Driver for Nop {
     fn request_tick(&self) {}
     fn arm_timer(&self, _: u64) {}
     fn disarm_timer(&self) {}
+    fn watch_fd(&self, _: Fd, _: Direction, _: bool) {}
+    fn unwatch_fd(&self, _: Fd, _: Direction) {}
 }
 impl RemoteWake for Nop {
     fn wake(&self) {}
@@ -533,6 +536,7 @@ impl Hooks for Nop {
         std::panic::resume_unwind(p)
     }
     fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {}
+    fn fd_invalid(&self, _: Fd) {}
 }
 
 /// W1 and W2 on the Qt-free core (a plain driver, dispatched in a loop).

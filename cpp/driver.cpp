@@ -1,11 +1,22 @@
 #include "qtloop/driver.h"
 #include "qtloop/src/bridge/driver.cxx.h"
 
+#include <QtCore/QAbstractEventDispatcher>
 #include <QtCore/QCoreApplication>
 #include <QtCore/QElapsedTimer>
 #include <QtCore/QThread>
 
+#include <cerrno>
+#include <string>
+#include <cstdlib>
 #include <limits>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/timerfd.h>
+#endif
 
 namespace qtloop {
 
@@ -45,7 +56,36 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     { QEventLoop ensure_dispatcher; }
     timer_->setSingleShot(true);
     timer_->setTimerType(Qt::PreciseTimer);
-    QObject::connect(timer_, &QTimer::timeout, this, [this]() { sink_->on_timer(); });
+    QObject::connect(timer_, &QTimer::timeout, this, [this]() {
+        check_notifiers();
+        sink_->on_timer();
+    });
+#ifdef __linux__
+    // QTLOOP_TIMER=qtimer selects the portable fallback (tested that way).
+    const char *choice = std::getenv("QTLOOP_TIMER");
+    if (choice == nullptr || std::string(choice) != "qtimer") {
+        timerfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    }
+    if (timerfd_ >= 0) {
+        timer_notifier_ = new QSocketNotifier(timerfd_, QSocketNotifier::Read, this);
+        QObject::connect(timer_notifier_, &QSocketNotifier::activated, this, [this]() {
+            std::uint64_t expirations = 0;
+            // Non-blocking: EAGAIN after a re-arm that raced the wake-up.
+            if (read(timerfd_, &expirations, sizeof expirations) == sizeof expirations) {
+                check_notifiers();
+                sink_->on_timer();
+            }
+        });
+    }
+#endif
+    // Qt's dispatchers disable (with a warning) a notifier whose fd was
+    // closed under it, and tell nobody. Look for those before the thread
+    // sleeps and at each of our wake-ups (glib's dispatcher does not emit
+    // aboutToBlock again until an event was dispatched).
+    if (QAbstractEventDispatcher *d = QAbstractEventDispatcher::instance(QThread::currentThread())) {
+        QObject::connect(d, &QAbstractEventDispatcher::aboutToBlock, this,
+                         [this]() { check_notifiers(); });
+    }
     // The application's exec() is returning: a loop on its thread closes.
     QCoreApplication *app = QCoreApplication::instance();
     if (app != nullptr && app->thread() == QThread::currentThread()) {
@@ -58,6 +98,15 @@ LoopDriver::~LoopDriver()
 {
     // After this no other thread can post to us; Qt drops events still queued.
     waker_->detach();
+    // The notifiers go before their fds (the watched fds belong to Rust).
+    for (auto &entry : notifiers_) {
+        delete entry.second.notifier;
+    }
+    notifiers_.clear();
+    delete timer_notifier_;
+    if (timerfd_ >= 0) {
+        close(timerfd_);
+    }
 }
 
 void LoopDriver::post_tick() const
@@ -65,15 +114,112 @@ void LoopDriver::post_tick() const
     QCoreApplication::postEvent(const_cast<LoopDriver *>(this), new QEvent(tick_event_type()));
 }
 
-void LoopDriver::arm_timer(std::uint64_t msec) const
+void LoopDriver::arm_timer(std::uint64_t nsec) const
 {
+#ifdef __linux__
+    if (timerfd_ >= 0) {
+        // Relative to now: the wait Rust computed from its own reading of
+        // the same clock, so the expiry is never before the deadline.
+        const std::uint64_t max_sec = static_cast<std::uint64_t>(std::numeric_limits<time_t>::max());
+        itimerspec spec {};
+        const std::uint64_t sec = nsec / 1000000000u;
+        spec.it_value.tv_sec = static_cast<time_t>(sec < max_sec ? sec : max_sec);
+        spec.it_value.tv_nsec = static_cast<long>(nsec % 1000000000u);
+        if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) {
+            spec.it_value.tv_nsec = 1; // zero would disarm
+        }
+        if (timerfd_settime(timerfd_, 0, &spec, nullptr) == 0) {
+            return;
+        }
+    }
+#endif
+    // Qt timers count whole milliseconds: round up, never early.
+    const std::uint64_t msec = nsec / 1000000u + (nsec % 1000000u != 0 ? 1 : 0);
     const auto max = static_cast<std::uint64_t>(std::numeric_limits<int>::max());
     timer_->start(static_cast<int>(msec < max ? msec : max));
 }
 
 void LoopDriver::disarm_timer() const
 {
+#ifdef __linux__
+    if (timerfd_ >= 0) {
+        itimerspec spec {};
+        timerfd_settime(timerfd_, 0, &spec, nullptr);
+    }
+#endif
     timer_->stop();
+}
+
+bool LoopDriver::uses_timerfd() const
+{
+    return timerfd_ >= 0;
+}
+
+void LoopDriver::watch_fd(std::int32_t fd, std::uint8_t dir, bool enable) const
+{
+    const std::uint64_t key = static_cast<std::uint64_t>(fd) * 2u + dir;
+    auto it = notifiers_.find(key);
+    if (it == notifiers_.end()) {
+        if (!enable) {
+            return;
+        }
+        auto *self = const_cast<LoopDriver *>(this);
+        auto *n = new QSocketNotifier(fd, dir == 0 ? QSocketNotifier::Read : QSocketNotifier::Write, self);
+        QObject::connect(n, &QSocketNotifier::activated, self, [this, n, fd, dir]() {
+            // Off until Rust asks again: a ready fd whose callback has not
+            // run yet must not wake the loop again and again.
+            n->setEnabled(false);
+            const std::uint64_t k = static_cast<std::uint64_t>(fd) * 2u + dir;
+            auto w = notifiers_.find(k);
+            if (w == notifiers_.end() || w->second.notifier != n) {
+                return;
+            }
+            w->second.wanted = false;
+            QSocketNotifier *outer = activating_;
+            activating_ = n;
+            sink_->on_fd(fd, dir);
+            activating_ = outer;
+        });
+        it = notifiers_.emplace(key, Watch { n, true }).first;
+        return;
+    }
+    it->second.wanted = enable;
+    it->second.notifier->setEnabled(enable);
+}
+
+void LoopDriver::unwatch_fd(std::int32_t fd, std::uint8_t dir) const
+{
+    const std::uint64_t key = static_cast<std::uint64_t>(fd) * 2u + dir;
+    auto it = notifiers_.find(key);
+    if (it == notifiers_.end()) {
+        return;
+    }
+    QSocketNotifier *n = it->second.notifier;
+    notifiers_.erase(it);
+    n->setEnabled(false);
+    if (n == activating_) {
+        n->deleteLater(); // not inside its own signal
+    } else {
+        delete n;
+    }
+}
+
+void LoopDriver::check_notifiers() const
+{
+    if (notifiers_.empty()) {
+        return;
+    }
+    std::vector<std::int32_t> invalid;
+    for (auto &entry : notifiers_) {
+        Watch &w = entry.second;
+        if (w.wanted && !w.notifier->isEnabled()) {
+            w.wanted = false;
+            invalid.push_back(static_cast<std::int32_t>(entry.first / 2u));
+        }
+    }
+    for (std::int32_t fd : invalid) {
+        sink_->on_fd_invalid(fd);
+    }
 }
 
 void LoopDriver::exec_loop() const
@@ -100,6 +246,7 @@ std::shared_ptr<LoopWaker> LoopDriver::waker() const
 bool LoopDriver::event(QEvent *event)
 {
     if (event->type() == tick_event_type()) {
+        check_notifiers();
         sink_->on_tick();
         return true;
     }
@@ -114,7 +261,14 @@ std::unique_ptr<LoopDriver> new_loop_driver(rust::Box<DriverSink> sink)
 void LoopDriver::dispose() const
 {
     waker_->detach();
-    timer_->stop();
+    disarm_timer();
+    if (timer_notifier_ != nullptr) {
+        timer_notifier_->setEnabled(false);
+    }
+    for (auto &entry : notifiers_) {
+        entry.second.notifier->setEnabled(false);
+        entry.second.wanted = false;
+    }
 }
 
 void dispose_loop_driver(std::unique_ptr<LoopDriver> driver)
@@ -248,6 +402,11 @@ std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str na
 rust::String current_qthread_name()
 {
     return rust::String(QThread::currentThread()->objectName().toStdString());
+}
+
+bool fd_is_open(std::int32_t fd)
+{
+    return fd >= 0 && (fcntl(fd, F_GETFD) != -1 || errno != EBADF);
 }
 
 bool ensure_core_application()

@@ -8,12 +8,14 @@
 #include <QtCore/QEvent>
 #include <QtCore/QEventLoop>
 #include <QtCore/QObject>
+#include <QtCore/QSocketNotifier>
 #include <QtCore/QThread>
 #include <QtCore/QTimer>
 
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 
 #include "rust/cxx.h"
 
@@ -35,15 +37,24 @@ private:
 };
 
 // Lives in the loop's thread. A posted tick event means "run iterations";
-// one single-shot precise QTimer means "the earliest deadline is due".
+// the deadline timer means "the earliest deadline is due": a timerfd
+// (CLOCK_MONOTONIC, nanoseconds) watched by a QSocketNotifier on Linux, else
+// a single-shot precise QTimer armed for the wait rounded up to whole ms.
+// One QSocketNotifier per watched fd and direction is the reactor: when one
+// fires it is disabled and Rust is told; Rust enables it again when it wants
+// to hear of that fd again.
 class LoopDriver : public QObject {
 public:
     explicit LoopDriver(rust::Box<DriverSink> sink);
     ~LoopDriver() override;
 
     void post_tick() const;
-    void arm_timer(std::uint64_t msec) const;
+    void arm_timer(std::uint64_t nsec) const;
     void disarm_timer() const;
+    bool uses_timerfd() const;
+    // dir: 0 = read, 1 = write
+    void watch_fd(std::int32_t fd, std::uint8_t dir, bool enable) const;
+    void unwatch_fd(std::int32_t fd, std::uint8_t dir) const;
     // Runs a QEventLoop until exit_loop() (or QCoreApplication::exit()).
     void exec_loop() const;
     void exit_loop() const;
@@ -54,10 +65,23 @@ protected:
     bool event(QEvent *event) override;
 
 private:
+    void check_notifiers() const;
+
     rust::Box<DriverSink> sink_;
     QTimer *timer_;
+    int timerfd_ = -1;
+    QSocketNotifier *timer_notifier_ = nullptr;
     std::shared_ptr<LoopWaker> waker_;
     mutable QEventLoop *running_ = nullptr;
+    struct Watch {
+        QSocketNotifier *notifier;
+        bool wanted; // Rust enabled it
+    };
+    // key: fd * 2 + dir
+    mutable std::unordered_map<std::uint64_t, Watch> notifiers_;
+    // The notifier whose activation is being delivered (deleted later, not
+    // inside its own signal).
+    mutable QSocketNotifier *activating_ = nullptr;
 };
 
 std::unique_ptr<LoopDriver> new_loop_driver(rust::Box<DriverSink> sink);
@@ -115,6 +139,9 @@ private:
 std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str name);
 // The objectName of the current thread's QThread object.
 rust::String current_qthread_name();
+
+// Whether fd is an open file descriptor (fcntl F_GETFD).
+bool fd_is_open(std::int32_t fd);
 
 bool ensure_core_application();
 bool has_application();

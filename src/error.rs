@@ -75,6 +75,9 @@ pub enum Error {
     /// update to an object that is gone).
     #[error("the QObject was destroyed")]
     ObjectDestroyed,
+    /// A file descriptor is negative or not open.
+    #[error("invalid file descriptor {0}: it must be an open fd")]
+    InvalidFd(i32),
     /// A D-Bus name (service, path, interface, member) is malformed.
     #[error("bad name: {0}")]
     BadName(String),

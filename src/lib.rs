@@ -51,6 +51,8 @@ pub mod core;
 mod driver;
 pub mod error;
 pub mod executor;
+pub mod net;
+pub mod process;
 pub mod qi;
 #[cfg(feature = "qmetaobject")]
 pub mod qmeta;
@@ -69,6 +71,7 @@ pub use runtime::event_loop::{
     current_task, get_event_loop, get_running_loop, spawn_local, EventLoop, LoopHandle,
 };
 pub use runtime::exception::ExceptionContext;
+pub use runtime::readiness::AsWatchFd;
 pub use runtime::run::{run, run_forever, run_with, RunOptions};
 pub use runtime::task::{AbortHandle, Task, TaskError, TaskInfo, TaskStatus};
 pub use time::{

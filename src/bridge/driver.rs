@@ -12,6 +12,8 @@ pub(crate) mod bridge {
         fn on_tick(self: &DriverSink);
         fn on_timer(self: &DriverSink);
         fn on_about_to_quit(self: &DriverSink);
+        fn on_fd(self: &DriverSink, fd: i32, dir: u8);
+        fn on_fd_invalid(self: &DriverSink, fd: i32);
 
         type ThreadBody;
         fn run_thread_body(body: Box<ThreadBody>);
@@ -34,8 +36,11 @@ pub(crate) mod bridge {
         fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
         fn dispose_loop_driver(driver: UniquePtr<LoopDriver>);
         fn post_tick(self: &LoopDriver);
-        fn arm_timer(self: &LoopDriver, msec: u64);
+        fn arm_timer(self: &LoopDriver, nsec: u64);
         fn disarm_timer(self: &LoopDriver);
+        fn uses_timerfd(self: &LoopDriver) -> bool;
+        fn watch_fd(self: &LoopDriver, fd: i32, dir: u8, enable: bool);
+        fn unwatch_fd(self: &LoopDriver, fd: i32, dir: u8);
         fn exec_loop(self: &LoopDriver);
         fn exit_loop(self: &LoopDriver);
         fn waker(self: &LoopDriver) -> SharedPtr<LoopWaker>;
@@ -53,6 +58,7 @@ pub(crate) mod bridge {
 
         fn posted_event_round_trips(count: u64) -> u64;
 
+        fn fd_is_open(fd: i32) -> bool;
         fn ensure_core_application() -> bool;
         fn has_application() -> bool;
         fn on_application_thread() -> bool;

@@ -10,6 +10,7 @@
 pub mod clock;
 pub(crate) mod handle;
 pub(crate) mod inbox;
+pub mod io;
 pub(crate) mod ready;
 pub(crate) mod sync;
 pub(crate) mod timers;
@@ -17,6 +18,7 @@ pub(crate) mod timers;
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,6 +28,7 @@ use handle::{EntryRef, LocalEntry, SharedEntry, SharedTimer};
 pub use handle::{Handle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
+use io::{Direction, Fd, IoRegistry, NotifierChange};
 use ready::{Ready, ReadyQueue};
 use timers::TimerQueue;
 
@@ -33,11 +36,19 @@ use timers::TimerQueue;
 pub trait Driver {
     /// Call [`Core::dispatch`] soon (the Qt driver posts an event).
     fn request_tick(&self);
-    /// Call [`Core::timer_fired`] in `ms` milliseconds, replacing any timer
-    /// armed before (the Qt driver starts a single-shot precise `QTimer`).
-    fn arm_timer(&self, ms: u64);
+    /// Call [`Core::timer_fired`] in `wait` nanoseconds (never earlier),
+    /// replacing any timer armed before. Waiting must sleep: the Qt driver
+    /// arms a `timerfd` watched by its dispatcher, or a precise `QTimer`
+    /// for the wait rounded up to whole milliseconds.
+    fn arm_timer(&self, wait: Nanos);
     /// Cancel the armed timer, if any.
     fn disarm_timer(&self);
+    /// Enable or disable the notifier of `fd` for `dir`, creating it if
+    /// needed. When it fires, the driver disables it and calls
+    /// [`Core::fd_ready`].
+    fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool);
+    /// Delete the notifier of `fd` for `dir` (its fd is about to close).
+    fn unwatch_fd(&self, fd: Fd, dir: Direction);
 }
 
 /// What the core reports to the runtime above it.
@@ -51,6 +62,9 @@ pub trait Hooks {
     );
     /// In debug mode: a callback took longer than the slow-callback duration.
     fn slow_callback(&self, what: &'static str, at: &'static Location<'static>, took: Duration);
+    /// A watched fd turned out to be closed (or never open): its listeners
+    /// were dropped.
+    fn fd_invalid(&self, fd: Fd);
 }
 
 /// What a call to [`Core::dispatch`] ended with.
@@ -72,7 +86,8 @@ const BUDGET_CHECK_EVERY: u32 = 32;
 /// How often (in completed iterations) a dispatch looks at the clock.
 const BUDGET_CHECK_ITERATIONS: u32 = 8;
 
-const NS_PER_MS: u64 = 1_000_000;
+/// How an fd's callback is named in reports.
+const IO_CALLBACK: &str = "fd callback";
 
 /// Tasks carry their own context; the core names them by this location.
 static TASK_LOCATION: &Location<'static> = Location::caller();
@@ -82,6 +97,7 @@ pub struct Core {
     clock: Clock,
     ready: RefCell<ReadyQueue>,
     timers: RefCell<TimerQueue>,
+    io: RefCell<IoRegistry>,
     inbox: Arc<Inbox>,
     driver: Box<dyn Driver>,
     hooks: Box<dyn Hooks>,
@@ -110,6 +126,7 @@ impl Core {
             clock: Clock::new(),
             ready: RefCell::default(),
             timers: RefCell::default(),
+            io: RefCell::default(),
             inbox: Arc::new(Inbox::new(waker)),
             driver,
             hooks,
@@ -236,6 +253,121 @@ impl Core {
             .post(Posted::Callback(entry.clone()))
             .map_err(|_| Error::Closed)?;
         Ok(ThreadsafeHandle { entry })
+    }
+
+    /// Sets the callback that runs (through the ready FIFO) each time `fd`
+    /// is ready for `dir`, replacing an earlier one (asyncio `add_reader` /
+    /// `add_writer`). The replaced callback is dropped after the borrow.
+    pub fn set_fd_callback(
+        &self,
+        fd: Fd,
+        dir: Direction,
+        f: Rc<dyn Fn()>,
+        at: &'static Location<'static>,
+    ) -> Result<(), Error> {
+        self.check_open()?;
+        if fd < 0 {
+            return Err(Error::InvalidFd(fd));
+        }
+        let (old, change) = self.io.borrow_mut().set_callback(fd, dir, f, at);
+        self.apply(fd, dir, change);
+        drop(old);
+        Ok(())
+    }
+
+    /// Removes the callback of `fd` for `dir`; whether there was one.
+    pub fn remove_fd_callback(&self, fd: Fd, dir: Direction) -> bool {
+        let (old, change) = self.io.borrow_mut().remove_callback(fd, dir);
+        self.apply(fd, dir, change);
+        old.is_some()
+    }
+
+    /// Whether `fd` has a callback for `dir`.
+    pub fn has_fd_callback(&self, fd: Fd, dir: Direction) -> bool {
+        self.io.borrow_mut().has_callback(fd, dir)
+    }
+
+    /// Wakes `waker` once when `fd` is ready for `dir`. Pass the key
+    /// returned earlier to refresh the same waiter. Returns the key.
+    pub fn wait_fd(
+        &self,
+        fd: Fd,
+        dir: Direction,
+        key: Option<u64>,
+        waker: &std::task::Waker,
+    ) -> Result<u64, Error> {
+        self.check_open()?;
+        if fd < 0 {
+            return Err(Error::InvalidFd(fd));
+        }
+        let (key, change) = self.io.borrow_mut().add_waiter(fd, dir, key, waker);
+        self.apply(fd, dir, change);
+        Ok(key)
+    }
+
+    /// Whether the waiter `key` still waits (false once woken).
+    pub fn fd_waiting(&self, fd: Fd, dir: Direction, key: u64) -> bool {
+        self.io.borrow_mut().is_waiting(fd, dir, key)
+    }
+
+    /// Forgets the waiter `key` (its future is gone).
+    pub fn cancel_fd_wait(&self, fd: Fd, dir: Direction, key: u64) {
+        let (old, change) = self.io.borrow_mut().remove_waiter(fd, dir, key);
+        self.apply(fd, dir, change);
+        drop(old);
+    }
+
+    /// Forgets `fd` entirely, deleting its notifiers: call it before the
+    /// fd is closed. Waiters are woken (they find the fd gone).
+    pub fn release_fd(&self, fd: Fd) {
+        let (callbacks, wakers, removed) = self.io.borrow_mut().release(fd);
+        for dir in removed {
+            self.driver.unwatch_fd(fd, dir);
+        }
+        drop(callbacks);
+        wakers.into_iter().for_each(std::task::Waker::wake);
+    }
+
+    /// The driver saw `fd` ready for `dir` (its notifier is off now): wake
+    /// the waiters and queue a run of the callback.
+    pub fn fd_ready(&self, fd: Fd, dir: Direction) {
+        let (wakers, event, change) = self.io.borrow_mut().ready(fd, dir);
+        self.apply(fd, dir, change);
+        if let Some(ev) = event {
+            self.ready.borrow_mut().push(Ready::Io(ev));
+            self.request_tick();
+        }
+        for (_, w) in wakers {
+            w.wake();
+        }
+    }
+
+    /// The driver found `fd` closed while watched: its listeners are
+    /// dropped (waiters woken) and the runtime is told.
+    pub fn fd_invalid(&self, fd: Fd) {
+        let (callbacks, wakers, removed) = self.io.borrow_mut().release(fd);
+        for &dir in &removed {
+            self.driver.unwatch_fd(fd, dir);
+        }
+        let had_listeners = !callbacks.is_empty() || !wakers.is_empty();
+        drop(callbacks);
+        wakers.into_iter().for_each(std::task::Waker::wake);
+        if had_listeners {
+            self.hooks.fd_invalid(fd);
+        }
+    }
+
+    /// Notifiers the driver holds (fd directions being watched or kept).
+    pub fn watched_fds(&self) -> usize {
+        self.io.borrow().live()
+    }
+
+    fn apply(&self, fd: Fd, dir: Direction, change: NotifierChange) {
+        match change {
+            NotifierChange::None => {}
+            NotifierChange::Enable(on) => self.driver.watch_fd(fd, dir, on),
+            NotifierChange::Remove => self.driver.unwatch_fd(fd, dir),
+        }
     }
 
     /// Runs iterations until the ready queue is empty or the time budget is
@@ -366,6 +498,15 @@ impl Core {
                 }));
                 ("task", TASK_LOCATION, res)
             }
+            Ready::Io(ev) => {
+                let run = self.io.borrow_mut().take_run(ev);
+                let Some((f, at)) = run else { return }; // replaced or removed
+                let res = catch_unwind(AssertUnwindSafe(|| f()));
+                drop(f);
+                let change = self.io.borrow_mut().ran(ev);
+                self.apply(ev.fd, ev.dir, change);
+                (IO_CALLBACK, at, res)
+            }
         };
         if let Err(payload) = result {
             self.hooks.panicked(what, at, payload);
@@ -408,11 +549,10 @@ impl Core {
 
     /// Arms the driver's timer for the earliest deadline.
     ///
-    /// Qt timers count whole milliseconds: the timer is armed for the whole
-    /// milliseconds left, and the sub-millisecond rest is covered by ticks,
-    /// so callbacks never run early and are at most a fraction of a
-    /// millisecond late (plus Qt's own latency). With a paused clock and an
-    /// `idle` loop, time jumps to the deadline instead (auto-advance).
+    /// The driver sleeps until then in the kernel (nanosecond wait; a
+    /// driver that counts milliseconds rounds up), so callbacks never run
+    /// early and nothing spins while the loop waits. With a paused clock
+    /// and an `idle` loop, time jumps to the deadline instead (auto-advance).
     fn plan_timer(&self, idle: bool) {
         let next = self.timers.borrow_mut().next_deadline();
         let Some(deadline) = next else {
@@ -429,14 +569,9 @@ impl Core {
                 self.clock.jump_to(deadline);
             }
             self.request_tick();
-        } else {
-            let ms = (deadline - now) / NS_PER_MS;
-            if ms == 0 {
-                self.request_tick();
-            } else if self.armed.get() != Some(deadline) {
-                self.armed.set(Some(deadline));
-                self.driver.arm_timer(ms);
-            }
+        } else if self.armed.get() != Some(deadline) {
+            self.armed.set(Some(deadline));
+            self.driver.arm_timer(deadline - now);
         }
     }
 
@@ -491,6 +626,7 @@ impl Core {
         }
         let ready = self.ready.borrow_mut().take_all();
         let timers = self.timers.borrow_mut().take_all();
+        let io = self.io.borrow_mut().take_all();
         let posted = self.inbox.close();
         self.iter_end.set(None);
         if self.armed.take().is_some() {
@@ -498,6 +634,7 @@ impl Core {
         }
         drop(ready);
         drop(timers);
+        drop(io);
         drop(posted);
     }
 

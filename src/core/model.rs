@@ -103,6 +103,8 @@ impl Driver for NullDriver {
     fn request_tick(&self) {}
     fn arm_timer(&self, _: u64) {}
     fn disarm_timer(&self) {}
+    fn watch_fd(&self, _: io::Fd, _: io::Direction, _: bool) {}
+    fn unwatch_fd(&self, _: io::Fd, _: io::Direction) {}
 }
 struct NullWake;
 impl RemoteWake for NullWake {
@@ -114,6 +116,7 @@ impl Hooks for NullHooks {
         std::panic::resume_unwind(p)
     }
     fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {}
+    fn fd_invalid(&self, _: io::Fd) {}
 }
 
 enum AnyHandle {

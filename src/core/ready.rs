@@ -12,11 +12,14 @@
 use std::collections::VecDeque;
 
 use super::handle::EntryRef;
+use super::io::IoEvent;
 
 /// One unit of work for the loop.
 pub(crate) enum Ready {
     Callback(EntryRef),
     Task(async_task::Runnable),
+    /// A ready fd's callback (looked up when it runs).
+    Io(IoEvent),
 }
 
 #[derive(Default)]

@@ -10,6 +10,9 @@ struct Log {
     armed: Cell<Option<u64>>,
     panics: RefCell<Vec<String>>,
     slow: Cell<usize>,
+    /// Notifier state by (fd, direction): Some(enabled), None = deleted.
+    notifiers: RefCell<std::collections::HashMap<(io::Fd, io::Direction), bool>>,
+    invalid: RefCell<Vec<io::Fd>>,
 }
 
 struct TestDriver(Rc<Log>);
@@ -17,11 +20,17 @@ impl Driver for TestDriver {
     fn request_tick(&self) {
         self.0.ticks.set(self.0.ticks.get() + 1);
     }
-    fn arm_timer(&self, ms: u64) {
-        self.0.armed.set(Some(ms));
+    fn arm_timer(&self, wait: u64) {
+        self.0.armed.set(Some(wait));
     }
     fn disarm_timer(&self) {
         self.0.armed.set(None);
+    }
+    fn watch_fd(&self, fd: io::Fd, dir: io::Direction, enable: bool) {
+        self.0.notifiers.borrow_mut().insert((fd, dir), enable);
+    }
+    fn unwatch_fd(&self, fd: io::Fd, dir: io::Direction) {
+        self.0.notifiers.borrow_mut().remove(&(fd, dir));
     }
 }
 
@@ -42,6 +51,9 @@ impl Hooks for TestHooks {
     }
     fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {
         self.0.slow.set(self.0.slow.get() + 1);
+    }
+    fn fd_invalid(&self, fd: io::Fd) {
+        self.0.invalid.borrow_mut().push(fd);
     }
 }
 
@@ -307,12 +319,27 @@ fn stop_ends_dispatch_after_the_current_iteration() {
 }
 
 #[test]
-fn timers_arm_whole_milliseconds() {
+fn timers_arm_the_whole_wait_in_nanoseconds() {
+    // The driver sleeps for the whole wait: no tick is requested for the
+    // sub-millisecond rest (the old plan spun through it with ticks).
     let (core, log, _) = core();
     core.call_at(core.now() + 5_500_000, || {}, here()).unwrap();
     core.dispatch();
-    let ms = log.armed.get().expect("a timer is armed");
-    assert!((4..=5).contains(&ms), "armed for {ms} ms");
+    let wait = log.armed.get().expect("a timer is armed");
+    assert!(
+        (5_000_000..=5_500_000).contains(&wait),
+        "armed for {wait} ns"
+    );
+    let ticks = log.ticks.get();
+    core.dispatch(); // nothing is due: the plan stays, no tick
+    assert_eq!(log.ticks.get(), ticks, "waiting requests no ticks");
+    let (core, log, _) = self::core();
+    core.call_at(core.now() + 300_000, || {}, here()).unwrap();
+    core.dispatch();
+    let ticks = log.ticks.get();
+    assert!(log.armed.get().is_some_and(|w| w > 0 && w <= 300_000));
+    core.dispatch();
+    assert_eq!(log.ticks.get(), ticks, "a 0.3 ms wait sleeps too");
 }
 
 #[test]
@@ -342,4 +369,192 @@ fn debug_mode_reports_slow_callbacks() {
     core.call_soon(|| {}, here()).unwrap();
     drain(&core);
     assert_eq!(log.slow.get(), 1);
+}
+
+// ------------------------------------------------------------ readiness
+
+fn notifier(log: &Log, fd: io::Fd, dir: io::Direction) -> Option<bool> {
+    log.notifiers.borrow().get(&(fd, dir)).copied()
+}
+
+/// What the Qt driver does when a notifier fires: turns it off, then tells
+/// the core.
+fn fire(core: &Core, log: &Log, fd: io::Fd, dir: io::Direction) {
+    if let Some(on) = log.notifiers.borrow_mut().get_mut(&(fd, dir)) {
+        assert!(*on, "a disabled notifier cannot fire");
+        *on = false;
+    }
+    core.fd_ready(fd, dir);
+}
+
+#[test]
+fn fd_callbacks_run_through_the_fifo_and_are_level_triggered() {
+    use io::Direction::Read;
+    let (core, log, _) = core();
+    let trace: Trace = Rc::default();
+    let t = trace.clone();
+    core.set_fd_callback(7, Read, Rc::new(move || t.borrow_mut().push(7)), here())
+        .unwrap();
+    assert_eq!(notifier(&log, 7, Read), Some(true), "listening at once");
+    core.call_soon(push(&trace, 1), here()).unwrap();
+    fire(&core, &log, 7, Read);
+    // The driver turned its notifier off; the core keeps it off until the
+    // queued run happened.
+    assert_eq!(notifier(&log, 7, Read), Some(false));
+    core.call_soon(push(&trace, 2), here()).unwrap();
+    core.fd_ready(7, Read); // a late second event before the run: no second run
+    core.dispatch();
+    assert_eq!(*trace.borrow(), [1, 7, 2], "readiness queues in FIFO order");
+    assert_eq!(notifier(&log, 7, Read), Some(true), "listening again");
+    fire(&core, &log, 7, Read); // still ready: runs again
+    core.dispatch();
+    assert_eq!(*trace.borrow(), [1, 7, 2, 7]);
+}
+
+#[test]
+fn a_second_callback_replaces_the_first_and_stale_runs_are_dropped() {
+    use io::Direction::{Read, Write};
+    let (core, log, _) = core();
+    let trace: Trace = Rc::default();
+    let (a, b) = (trace.clone(), trace.clone());
+    core.set_fd_callback(3, Read, Rc::new(move || a.borrow_mut().push(1)), here())
+        .unwrap();
+    fire(&core, &log, 3, Read); // a run of the first callback is queued
+    core.set_fd_callback(3, Read, Rc::new(move || b.borrow_mut().push(2)), here())
+        .unwrap();
+    core.dispatch();
+    assert!(trace.borrow().is_empty(), "the stale run is dropped");
+    fire(&core, &log, 3, Read);
+    core.dispatch();
+    assert_eq!(*trace.borrow(), [2]);
+    assert!(core.remove_fd_callback(3, Read));
+    assert!(!core.remove_fd_callback(3, Read), "removing twice: false");
+    assert!(!core.remove_fd_callback(3, Write));
+    assert_eq!(notifier(&log, 3, Read), None, "the notifier is deleted");
+    assert_eq!(core.watched_fds(), 0);
+}
+
+#[test]
+fn removing_a_reader_from_its_own_callback_is_safe() {
+    use io::Direction::Read;
+    let (core, log, _) = core();
+    let runs = Rc::new(Cell::new(0));
+    let (c, r) = (Rc::downgrade(&core), runs.clone());
+    core.set_fd_callback(
+        4,
+        Read,
+        Rc::new(move || {
+            r.set(r.get() + 1);
+            c.upgrade().unwrap().remove_fd_callback(4, Read);
+        }),
+        here(),
+    )
+    .unwrap();
+    fire(&core, &log, 4, Read);
+    core.dispatch();
+    fire(&core, &log, 4, Read); // a late event for a removed fd: ignored
+    core.dispatch();
+    assert_eq!(runs.get(), 1);
+    assert_eq!(notifier(&log, 4, Read), None);
+}
+
+#[test]
+fn fd_callback_panics_reach_the_hooks_and_the_reader_stays() {
+    use io::Direction::Read;
+    let (core, log, _) = core();
+    core.set_fd_callback(5, Read, Rc::new(|| panic!("reader broke")), here())
+        .unwrap();
+    fire(&core, &log, 5, Read);
+    core.dispatch();
+    assert_eq!(*log.panics.borrow(), ["reader broke"]);
+    assert_eq!(notifier(&log, 5, Read), Some(true), "still listening");
+}
+
+#[test]
+fn waiters_are_woken_once_and_dropped_waiters_stop_listening() {
+    use io::Direction::Write;
+    let (core, log, _) = core();
+    let woken = Arc::new(AtomicUsize::new(0));
+    let waker = counting_waker(woken.clone());
+    let k1 = core.wait_fd(9, Write, None, &waker).unwrap();
+    let k2 = core.wait_fd(9, Write, None, &waker).unwrap();
+    assert_eq!(core.wait_fd(9, Write, Some(k1), &waker).unwrap(), k1);
+    assert_eq!(notifier(&log, 9, Write), Some(true));
+    core.cancel_fd_wait(9, Write, k2);
+    fire(&core, &log, 9, Write);
+    assert_eq!(woken.load(Ordering::SeqCst), 1, "k2 was dropped before");
+    assert!(!core.fd_waiting(9, Write, k1));
+    assert_eq!(notifier(&log, 9, Write), Some(false), "kept, but off");
+    core.release_fd(9);
+    assert_eq!(notifier(&log, 9, Write), None);
+}
+
+#[test]
+fn an_invalid_fd_drops_its_listeners_and_is_reported() {
+    use io::Direction::Read;
+    let (core, log, _) = core();
+    assert_eq!(
+        core.set_fd_callback(-1, Read, Rc::new(|| {}), here()),
+        Err(Error::InvalidFd(-1))
+    );
+    let dropped = Rc::new(Cell::new(false));
+    struct OnDrop(Rc<Cell<bool>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.set(true);
+        }
+    }
+    let guard = OnDrop(dropped.clone());
+    core.set_fd_callback(
+        6,
+        Read,
+        Rc::new(move || {
+            let _ = &guard;
+        }),
+        here(),
+    )
+    .unwrap();
+    core.fd_invalid(6);
+    assert!(dropped.get());
+    assert_eq!(*log.invalid.borrow(), [6]);
+    assert_eq!(notifier(&log, 6, Read), None);
+}
+
+#[test]
+fn closing_drops_fd_callbacks_and_refuses_new_ones() {
+    use io::Direction::Read;
+    let (core, _, _) = core();
+    let dropped = Rc::new(Cell::new(0));
+    struct OnDrop(Rc<Cell<u32>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+    let g = OnDrop(dropped.clone());
+    core.set_fd_callback(
+        8,
+        Read,
+        Rc::new(move || {
+            let _ = &g;
+        }),
+        here(),
+    )
+    .unwrap();
+    core.close();
+    assert_eq!(dropped.get(), 1);
+    assert_eq!(
+        core.set_fd_callback(8, Read, Rc::new(|| {}), here()),
+        Err(Error::Closed)
+    );
+}
+
+fn counting_waker(n: Arc<AtomicUsize>) -> std::task::Waker {
+    struct W(Arc<AtomicUsize>);
+    impl std::task::Wake for W {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    std::task::Waker::from(Arc::new(W(n)))
 }

@@ -13,6 +13,8 @@ use std::rc::Weak;
 
 use cxx::{SharedPtr, UniquePtr};
 
+use crate::core::clock::Nanos;
+use crate::core::io::{Direction, Fd};
 use crate::core::{Driver, RemoteWake};
 pub(crate) use sink::SinkTarget;
 
@@ -49,6 +51,11 @@ impl QtDriver {
         }
     }
 
+    /// Whether deadlines wait on a `timerfd` (else a rounded-up `QTimer`).
+    pub(crate) fn uses_timerfd(&self) -> bool {
+        self.get().is_some_and(|d| d.uses_timerfd())
+    }
+
     /// Makes the running `exec_loop` return.
     pub(crate) fn exit_loop(&self) {
         if let Some(d) = self.get() {
@@ -63,9 +70,9 @@ impl Driver for QtDriver {
             d.post_tick();
         }
     }
-    fn arm_timer(&self, ms: u64) {
+    fn arm_timer(&self, wait: Nanos) {
         if let Some(d) = self.get() {
-            d.arm_timer(ms);
+            d.arm_timer(wait);
         }
     }
     fn disarm_timer(&self) {
@@ -73,6 +80,21 @@ impl Driver for QtDriver {
             d.disarm_timer();
         }
     }
+    fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool) {
+        if let Some(d) = self.get() {
+            d.watch_fd(fd, dir as u8, enable);
+        }
+    }
+    fn unwatch_fd(&self, fd: Fd, dir: Direction) {
+        if let Some(d) = self.get() {
+            d.unwatch_fd(fd, dir as u8);
+        }
+    }
+}
+
+/// Whether `fd` is an open file descriptor.
+pub(crate) fn fd_is_open(fd: Fd) -> bool {
+    ffi::fd_is_open(fd)
 }
 
 impl Drop for QtDriver {

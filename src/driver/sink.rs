@@ -3,11 +3,15 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Weak;
 
+use crate::core::io::{Direction, Fd};
+
 /// What a tick or a timer expiry drives (the runtime's loop).
 pub(crate) trait SinkTarget {
     fn tick(&self);
     fn timer(&self);
     fn about_to_quit(&self);
+    fn fd_ready(&self, fd: Fd, dir: Direction);
+    fn fd_invalid(&self, fd: Fd);
 }
 
 /// Owned by the C++ driver; forwards to the loop while it exists.
@@ -40,5 +44,18 @@ impl DriverSink {
 
     pub(crate) fn on_about_to_quit(&self) {
         self.forward(|t| t.about_to_quit());
+    }
+
+    pub(crate) fn on_fd(&self, fd: i32, dir: u8) {
+        let dir = if dir == 0 {
+            Direction::Read
+        } else {
+            Direction::Write
+        };
+        self.forward(|t| t.fd_ready(fd, dir));
+    }
+
+    pub(crate) fn on_fd_invalid(&self, fd: i32) {
+        self.forward(|t| t.fd_invalid(fd));
     }
 }

@@ -16,6 +16,7 @@ pub use super::loop_handle::LoopHandle;
 use super::task::{self, Scheduler, Task, TaskInfo, TaskState};
 use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay};
 use crate::core::inbox::Inbox;
+use crate::core::io::{Direction, Fd};
 use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
 use crate::error::{panic_message, Error, Result};
@@ -62,11 +63,17 @@ impl Driver for DriverRef {
     fn request_tick(&self) {
         self.0.request_tick();
     }
-    fn arm_timer(&self, ms: u64) {
-        self.0.arm_timer(ms);
+    fn arm_timer(&self, wait: u64) {
+        self.0.arm_timer(wait);
     }
     fn disarm_timer(&self) {
         self.0.disarm_timer();
+    }
+    fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool) {
+        self.0.watch_fd(fd, dir, enable);
+    }
+    fn unwatch_fd(&self, fd: Fd, dir: Direction) {
+        self.0.unwatch_fd(fd, dir);
     }
 }
 
@@ -96,6 +103,18 @@ impl Hooks for LoopHooks {
             took.as_secs_f64()
         );
     }
+
+    fn fd_invalid(&self, fd: Fd) {
+        if let Some(inner) = self.0.upgrade() {
+            inner.call_exception_handler(ExceptionContext {
+                message: format!(
+                    "fd {fd} was closed while the loop watched it; its reader and \
+                     writer were removed (call remove_reader/remove_writer before closing an fd)"
+                ),
+                ..ExceptionContext::default()
+            });
+        }
+    }
 }
 
 impl SinkTarget for LoopInner {
@@ -112,6 +131,12 @@ impl SinkTarget for LoopInner {
     /// `QCoreApplication::aboutToQuit`: the application's `exec()` is
     /// returning. A running loop stops (its `run_*` returns); an idle one
     /// closes: tasks cancelled, the default executor shut down.
+    fn fd_ready(&self, fd: Fd, dir: Direction) {
+        self.core.fd_ready(fd, dir);
+    }
+    fn fd_invalid(&self, fd: Fd) {
+        self.core.fd_invalid(fd);
+    }
     fn about_to_quit(&self) {
         let Some(inner) = self.this.upgrade() else {
             return;
@@ -432,6 +457,19 @@ impl EventLoop {
     /// goes back to Qt (1.5 ms by default).
     pub fn set_dispatch_budget(&self, d: Duration) {
         self.core().set_budget(d);
+    }
+
+    /// How the loop sleeps until its next deadline: `"timerfd"` (Linux: a
+    /// nanosecond `timerfd` watched by Qt's dispatcher) or `"qtimer"` (a
+    /// precise `QTimer` for the wait rounded up to whole milliseconds;
+    /// chosen elsewhere, or with `QTLOOP_TIMER=qtimer`). Both sleep in the
+    /// kernel, and neither fires early.
+    pub fn deadline_timer(&self) -> &'static str {
+        if self.inner.driver.uses_timerfd() {
+            "timerfd"
+        } else {
+            "qtimer"
+        }
     }
 
     /// Snapshots of the tasks that have started and not finished, by id.

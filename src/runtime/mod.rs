@@ -6,5 +6,6 @@ pub(crate) mod event_loop;
 pub(crate) mod exception;
 mod loop_executor;
 pub(crate) mod loop_handle;
+pub(crate) mod readiness;
 pub(crate) mod run;
 pub(crate) mod task;

@@ -18,13 +18,16 @@ mod background;
 mod embedding;
 mod executor;
 mod loop_tasks;
+mod net;
 mod periodic;
+mod process;
 mod qi;
 #[cfg(feature = "qmetaobject")]
 mod qmeta;
 mod qml;
 mod qml_app;
 mod qt_integration;
+mod reactor;
 mod reliability;
 mod scheduling;
 #[cfg(feature = "dbus")]
@@ -145,6 +148,10 @@ fn trial(name: &'static str, case: Case) -> Trial {
 
 fn main() {
     // Child processes started by some cases run a scenario and exit.
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("qtimer_fallback") {
+        reactor::qtimer_fallback_child();
+        return;
+    }
     if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("stuck_job") {
         reliability::stuck_job_child();
         return;
@@ -185,6 +192,9 @@ fn main() {
     cases.extend(qml::CASES);
     cases.extend(qml_app::CASES);
     cases.extend(qt_integration::CASES);
+    cases.extend(reactor::CASES);
+    cases.extend(net::CASES);
+    cases.extend(process::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]

@@ -1,0 +1,314 @@
+//! The readiness registry: the file descriptors the loop watches, and who
+//! hears when they are ready.
+//!
+//! Each fd has two directions (read, write). A direction has at most one
+//! *callback* (asyncio's `add_reader`/`add_writer`: called again and again,
+//! level-triggered, until removed) and any number of *waiters* (the wakers of
+//! futures such as `net::Async::readable`, woken once). The driver keeps one
+//! notifier per fd and direction, and it is enabled exactly while someone is
+//! listening and no callback run is queued yet: a ready fd whose callback
+//! has not run does not make the driver poll it again and again.
+//!
+//! Readiness never runs user code at once. A ready callback is queued on the
+//! ready FIFO ([`IoEvent`]) and runs in iteration order like `call_soon`;
+//! waiters are woken, which queues their tasks on the same FIFO.
+
+use std::panic::Location;
+use std::rc::Rc;
+use std::task::Waker;
+
+/// A file descriptor number (`RawFd` on Unix).
+pub type Fd = i32;
+
+/// Which readiness a watch is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Direction {
+    /// Readable (or end of file, or an error pending).
+    Read = 0,
+    /// Writable (or an error pending).
+    Write = 1,
+}
+
+/// A queued run of an fd's callback. `gen` tells a stale event (its
+/// callback was replaced or removed after the event was queued) from a
+/// live one.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IoEvent {
+    pub(crate) fd: Fd,
+    pub(crate) dir: Direction,
+    pub(crate) gen: u32,
+}
+
+/// Where a callback was registered.
+pub(crate) type Site = &'static Location<'static>;
+
+/// The callback of `add_reader`/`add_writer`.
+pub(crate) struct IoCallback {
+    pub(crate) f: Rc<dyn Fn()>,
+    pub(crate) at: &'static Location<'static>,
+    gen: u32,
+}
+
+#[derive(Default)]
+struct Watch {
+    callback: Option<IoCallback>,
+    /// Wakers of futures waiting for this readiness, by waiter key.
+    waiters: Vec<(u64, Waker)>,
+    /// A run of the callback is in the ready queue.
+    queued: bool,
+    /// The driver's notifier for this direction is enabled.
+    enabled: bool,
+    /// The driver has a notifier for this direction.
+    exists: bool,
+}
+
+impl Watch {
+    fn wanted(&self) -> bool {
+        (self.callback.is_some() && !self.queued) || !self.waiters.is_empty()
+    }
+}
+
+/// What the registry asks of the driver after a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotifierChange {
+    /// Nothing to do.
+    None,
+    /// Enable (creating it if needed) or disable the notifier.
+    Enable(bool),
+    /// Delete the notifier (before its fd closes).
+    Remove,
+}
+
+/// The registry, indexed by fd (fds are small integers).
+#[derive(Default)]
+pub(crate) struct IoRegistry {
+    fds: Vec<[Watch; 2]>,
+    next_gen: u32,
+    next_waiter: u64,
+    /// Directions with a notifier (for `close`).
+    live: usize,
+}
+
+impl IoRegistry {
+    fn watch(&mut self, fd: Fd, dir: Direction) -> &mut Watch {
+        let i = fd as usize;
+        if i >= self.fds.len() {
+            self.fds.resize_with(i + 1, Default::default);
+        }
+        &mut self.fds[i][dir as usize]
+    }
+
+    fn get(&mut self, fd: Fd, dir: Direction) -> Option<&mut Watch> {
+        self.fds
+            .get_mut(usize::try_from(fd).ok()?)
+            .map(|w| &mut w[dir as usize])
+    }
+
+    /// Brings the notifier in line with who listens. A notifier nobody
+    /// listens to stays (disabled) until [`release`](Self::release): a
+    /// socket that waits again and again does not re-create it each time.
+    fn settle(&mut self, fd: Fd, dir: Direction) -> NotifierChange {
+        let Some(w) = self.get(fd, dir) else {
+            return NotifierChange::None;
+        };
+        let wanted = w.wanted();
+        if wanted == w.enabled && (w.exists || !wanted) {
+            return NotifierChange::None;
+        }
+        let created = !std::mem::replace(&mut w.exists, true);
+        w.enabled = wanted;
+        if created {
+            self.live += 1;
+        }
+        NotifierChange::Enable(wanted)
+    }
+
+    /// Sets the callback of `fd`/`dir`, replacing an earlier one (returned,
+    /// to be dropped outside the registry's borrow).
+    pub(crate) fn set_callback(
+        &mut self,
+        fd: Fd,
+        dir: Direction,
+        f: Rc<dyn Fn()>,
+        at: &'static Location<'static>,
+    ) -> (Option<IoCallback>, NotifierChange) {
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let gen = self.next_gen;
+        let w = self.watch(fd, dir);
+        let old = w.callback.replace(IoCallback { f, at, gen });
+        // A run queued for the old callback is stale now; the new one
+        // listens at once.
+        w.queued = false;
+        (old, self.settle(fd, dir))
+    }
+
+    /// Removes the callback of `fd`/`dir`.
+    pub(crate) fn remove_callback(
+        &mut self,
+        fd: Fd,
+        dir: Direction,
+    ) -> (Option<IoCallback>, NotifierChange) {
+        let Some(w) = self.get(fd, dir) else {
+            return (None, NotifierChange::None);
+        };
+        let old = w.callback.take();
+        w.queued = false;
+        let change = if w.waiters.is_empty() {
+            self.release_one(fd, dir)
+        } else {
+            self.settle(fd, dir)
+        };
+        (old, change)
+    }
+
+    fn release_one(&mut self, fd: Fd, dir: Direction) -> NotifierChange {
+        let Some(w) = self.get(fd, dir) else {
+            return NotifierChange::None;
+        };
+        w.queued = false;
+        w.enabled = false;
+        if std::mem::take(&mut w.exists) {
+            self.live -= 1;
+            NotifierChange::Remove
+        } else {
+            NotifierChange::None
+        }
+    }
+
+    /// Whether `fd`/`dir` has a callback.
+    pub(crate) fn has_callback(&mut self, fd: Fd, dir: Direction) -> bool {
+        self.get(fd, dir).is_some_and(|w| w.callback.is_some())
+    }
+
+    /// Registers (or refreshes, with the same `key`) a waiter. Returns its key.
+    pub(crate) fn add_waiter(
+        &mut self,
+        fd: Fd,
+        dir: Direction,
+        key: Option<u64>,
+        waker: &Waker,
+    ) -> (u64, NotifierChange) {
+        let key = key.unwrap_or_else(|| {
+            self.next_waiter += 1;
+            self.next_waiter
+        });
+        let w = self.watch(fd, dir);
+        match w.waiters.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, old)) => old.clone_from(waker),
+            None => w.waiters.push((key, waker.clone())),
+        }
+        (key, self.settle(fd, dir))
+    }
+
+    /// Forgets a waiter (its future was dropped or completed).
+    pub(crate) fn remove_waiter(
+        &mut self,
+        fd: Fd,
+        dir: Direction,
+        key: u64,
+    ) -> (Option<Waker>, NotifierChange) {
+        let Some(w) = self.get(fd, dir) else {
+            return (None, NotifierChange::None);
+        };
+        let old = w
+            .waiters
+            .iter()
+            .position(|(k, _)| *k == key)
+            .map(|i| w.waiters.swap_remove(i).1);
+        (old, self.settle(fd, dir))
+    }
+
+    /// Whether the waiter `key` is still waiting (not yet woken).
+    pub(crate) fn is_waiting(&mut self, fd: Fd, dir: Direction, key: u64) -> bool {
+        self.get(fd, dir)
+            .is_some_and(|w| w.waiters.iter().any(|(k, _)| *k == key))
+    }
+
+    /// The driver saw `fd`/`dir` ready (and disabled its notifier). Returns
+    /// the wakers to wake, the callback run to queue, and what the notifier
+    /// needs now.
+    pub(crate) fn ready(
+        &mut self,
+        fd: Fd,
+        dir: Direction,
+    ) -> (Vec<(u64, Waker)>, Option<IoEvent>, NotifierChange) {
+        let Some(w) = self.get(fd, dir) else {
+            return (Vec::new(), None, NotifierChange::None);
+        };
+        // The driver turned the notifier off when it fired.
+        w.enabled = false;
+        let wakers = std::mem::take(&mut w.waiters);
+        let event = match &w.callback {
+            Some(cb) if !w.queued => {
+                w.queued = true;
+                Some(IoEvent {
+                    fd,
+                    dir,
+                    gen: cb.gen,
+                })
+            }
+            _ => None,
+        };
+        (wakers, event, self.settle(fd, dir))
+    }
+
+    /// A queued callback run is due: the callback to call, if the event is
+    /// not stale. The notifier stays off until [`ran`](Self::ran).
+    pub(crate) fn take_run(&mut self, ev: IoEvent) -> Option<(Rc<dyn Fn()>, Site)> {
+        let w = self.get(ev.fd, ev.dir)?;
+        match &w.callback {
+            Some(cb) if cb.gen == ev.gen && w.queued => Some((cb.f.clone(), cb.at)),
+            _ => None,
+        }
+    }
+
+    /// The callback of `ev` ran: listen again (level-triggered: if the fd
+    /// is still ready, the notifier fires again).
+    pub(crate) fn ran(&mut self, ev: IoEvent) -> NotifierChange {
+        if let Some(w) = self.get(ev.fd, ev.dir) {
+            if w.callback.as_ref().is_some_and(|cb| cb.gen == ev.gen) {
+                w.queued = false;
+            }
+        }
+        self.settle(ev.fd, ev.dir)
+    }
+
+    /// Forgets `fd` in both directions: its owner is about to close it, or
+    /// the driver found it closed while watched. Returns the listeners (to
+    /// drop or wake outside the borrow) and the directions whose notifier
+    /// must go.
+    pub(crate) fn release(&mut self, fd: Fd) -> (Vec<IoCallback>, Vec<Waker>, Vec<Direction>) {
+        let mut callbacks = Vec::new();
+        let mut wakers = Vec::new();
+        let mut removed = Vec::new();
+        for dir in [Direction::Read, Direction::Write] {
+            let Some(w) = self.get(fd, dir) else { continue };
+            callbacks.extend(w.callback.take());
+            wakers.extend(w.waiters.drain(..).map(|(_, wk)| wk));
+            if self.release_one(fd, dir) == NotifierChange::Remove {
+                removed.push(dir);
+            }
+        }
+        (callbacks, wakers, removed)
+    }
+
+    /// The number of fd directions with a notifier.
+    pub(crate) fn live(&self) -> usize {
+        self.live
+    }
+
+    /// Empties the registry (the loop closes). Returns what it held.
+    pub(crate) fn take_all(&mut self) -> (Vec<IoCallback>, Vec<Waker>) {
+        let mut callbacks = Vec::new();
+        let mut wakers = Vec::new();
+        for pair in self.fds.drain(..) {
+            for w in pair {
+                callbacks.extend(w.callback);
+                wakers.extend(w.waiters.into_iter().map(|(_, wk)| wk));
+            }
+        }
+        self.live = 0;
+        (callbacks, wakers)
+    }
+}

@@ -1,0 +1,296 @@
+//! `Async<T>`: any file descriptor, awaited on the loop's reactor.
+
+use std::cell::Cell;
+use std::future::{poll_fn, Future};
+use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use futures::io::{AsyncRead, AsyncWrite};
+
+use crate::core::io::Direction;
+use crate::error::Error;
+use crate::runtime::event_loop::{get_event_loop, EventLoop};
+
+/// An I/O object (a socket, a pipe, any `AsFd`) put in non-blocking mode
+/// and registered with this thread's loop, so that its readiness can be
+/// awaited: [`readable`](Self::readable), [`writable`](Self::writable),
+/// [`read_with`](Self::read_with), and `futures::io::AsyncRead` /
+/// `AsyncWrite` when `&T` is `Read` / `Write`.
+///
+/// An `Async` belongs to the loop thread that created it (`!Send`): use it
+/// in tasks of [`spawn_local`](crate::spawn_local). Dropping it removes
+/// its notifiers before `T` (and so the fd) is dropped.
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use futures::io::{AsyncReadExt, AsyncWriteExt};
+/// qtloop::run(async {
+///     let (a, b) = UnixStream::pair()?;
+///     let (mut a, mut b) = (qtloop::net::Async::new(a)?, qtloop::net::Async::new(b)?);
+///     a.write_all(b"ping").await?;
+///     let mut buf = [0; 4];
+///     b.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"ping");
+///     Ok::<_, std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Async<T: AsFd> {
+    io: Option<T>,
+    fd: RawFd,
+    lp: EventLoop,
+    /// The waiter keys of the `AsyncRead`/`AsyncWrite` polls, per direction.
+    keys: [Cell<Option<u64>>; 2],
+}
+
+pub(crate) fn loop_error(e: Error) -> io::Error {
+    io::Error::other(e)
+}
+
+impl<T: AsFd> Async<T> {
+    /// Registers `io` with this thread's loop and makes it non-blocking.
+    ///
+    /// Fails if the thread has no open loop.
+    pub fn new(io: T) -> io::Result<Self> {
+        rustix::io::ioctl_fionbio(io.as_fd(), true)?;
+        Self::new_nonblocking(io)
+    }
+
+    /// As [`new`](Self::new), for an `io` already in non-blocking mode.
+    pub(crate) fn new_nonblocking(io: T) -> io::Result<Self> {
+        let lp = get_event_loop().map_err(loop_error)?;
+        let fd = io.as_fd().as_raw_fd();
+        Ok(Self {
+            io: Some(io),
+            fd,
+            lp,
+            keys: Default::default(),
+        })
+    }
+
+    /// The inner I/O object.
+    pub fn get_ref(&self) -> &T {
+        self.io.as_ref().expect("present until drop")
+    }
+
+    /// The inner I/O object, mutably. Do not replace its fd.
+    pub fn get_mut(&mut self) -> &mut T {
+        self.io.as_mut().expect("present until drop")
+    }
+
+    /// Deregisters the fd and gives the I/O object back (still
+    /// non-blocking).
+    pub fn into_inner(mut self) -> T {
+        self.lp.core().release_fd(self.fd);
+        self.io.take().expect("present until drop")
+    }
+
+    /// Polls for readiness in `dir`: `Ready` once the loop saw the fd ready
+    /// since this poller started waiting.
+    fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let core = self.lp.core();
+        let slot = &self.keys[dir as usize];
+        match slot.get() {
+            Some(key) if core.fd_waiting(self.fd, dir, key) => {
+                core.wait_fd(self.fd, dir, Some(key), cx.waker())
+                    .map_err(loop_error)?;
+                Poll::Pending
+            }
+            Some(_) => {
+                slot.set(None);
+                Poll::Ready(Ok(()))
+            }
+            None => {
+                let key = core
+                    .wait_fd(self.fd, dir, None, cx.waker())
+                    .map_err(loop_error)?;
+                slot.set(Some(key));
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Polls for readability (see [`readable`](Self::readable)).
+    pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Direction::Read, cx)
+    }
+
+    /// Polls for writability (see [`writable`](Self::writable)).
+    pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_ready(Direction::Write, cx)
+    }
+
+    /// Waits until the fd is readable (or at end of file, or an error is
+    /// pending). Dropping the future stops the wait.
+    pub fn readable(&self) -> Readiness<'_, T> {
+        Readiness::new(self, Direction::Read)
+    }
+
+    /// Waits until the fd is writable (or an error is pending).
+    pub fn writable(&self) -> Readiness<'_, T> {
+        Readiness::new(self, Direction::Write)
+    }
+
+    /// Runs the non-blocking `op` until it does not fail with
+    /// `WouldBlock`, waiting for readability in between.
+    pub async fn read_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(Direction::Read, cx, || op(self.get_ref()))).await
+    }
+
+    /// Runs the non-blocking `op` until it does not fail with
+    /// `WouldBlock`, waiting for writability in between.
+    pub async fn write_with<R>(&self, mut op: impl FnMut(&T) -> io::Result<R>) -> io::Result<R> {
+        poll_fn(|cx| self.poll_io(Direction::Write, cx, || op(self.get_ref()))).await
+    }
+
+    /// Tries `op`; on `WouldBlock` waits for `dir` and tries again.
+    pub(crate) fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        loop {
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return Poll::Ready(r),
+            }
+            ready!(self.poll_ready(dir, cx))?;
+        }
+    }
+}
+
+impl<T: AsFd> AsFd for Async<T> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.get_ref().as_fd()
+    }
+}
+
+impl<T: AsFd> Drop for Async<T> {
+    fn drop(&mut self) {
+        if self.io.is_some() {
+            // The notifiers go before the fd closes (with `io`, right after).
+            self.lp.core().release_fd(self.fd);
+        }
+    }
+}
+
+impl<T: AsFd + std::fmt::Debug> std::fmt::Debug for Async<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Async").field(self.get_ref()).finish()
+    }
+}
+
+/// The future of [`Async::readable`] and [`Async::writable`].
+pub struct Readiness<'a, T: AsFd> {
+    io: &'a Async<T>,
+    dir: Direction,
+    key: Option<u64>,
+}
+
+impl<'a, T: AsFd> Readiness<'a, T> {
+    fn new(io: &'a Async<T>, dir: Direction) -> Self {
+        Self { io, dir, key: None }
+    }
+}
+
+impl<T: AsFd> Future for Readiness<'_, T> {
+    type Output = io::Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let core = self.io.lp.core();
+        let (fd, dir) = (self.io.fd, self.dir);
+        if let Some(key) = self.key {
+            if !core.fd_waiting(fd, dir, key) {
+                self.key = None;
+                return Poll::Ready(Ok(()));
+            }
+        }
+        let key = core
+            .wait_fd(fd, dir, self.key, cx.waker())
+            .map_err(loop_error)?;
+        self.key = Some(key);
+        Poll::Pending
+    }
+}
+
+impl<T: AsFd> Drop for Readiness<'_, T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key {
+            self.io.lp.core().cancel_fd_wait(self.io.fd, self.dir, key);
+        }
+    }
+}
+
+impl<T: AsFd> AsyncRead for Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &*self;
+        this.poll_io(Direction::Read, cx, || this.get_ref().read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncRead for &Async<T>
+where
+    for<'a> &'a T: Read,
+{
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = *self;
+        this.poll_io(Direction::Read, cx, || this.get_ref().read(buf))
+    }
+}
+
+impl<T: AsFd> AsyncWrite for Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &*self;
+        this.poll_io(Direction::Write, cx, || this.get_ref().write(buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = &*self;
+        this.poll_io(Direction::Write, cx, || this.get_ref().flush())
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}
+
+impl<T: AsFd> AsyncWrite for &Async<T>
+where
+    for<'a> &'a T: Write,
+{
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = *self;
+        this.poll_io(Direction::Write, cx, || this.get_ref().write(buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let this = *self;
+        this.poll_io(Direction::Write, cx, || this.get_ref().flush())
+    }
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_flush(cx)
+    }
+}

@@ -1,0 +1,201 @@
+//! `qtloop::process` with real children: /bin/cat, /bin/sh, /bin/true.
+
+use std::time::{Duration, Instant};
+
+use futures::io::{AsyncReadExt, AsyncWriteExt};
+use qtloop::process::{Command, Stdio};
+use qtloop::EventLoop;
+
+cases!(process:
+    sixty_four_mib_through_cat,
+    exit_codes_and_signals,
+    output_collects_stdout_and_stderr,
+    kill_on_drop_kills_the_child,
+    five_hundred_spawns_leave_no_zombie,
+    a_dropped_child_is_reaped,
+    waiting_costs_no_thread_and_no_cpu,
+    spawn_errors_are_clear,
+);
+
+fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
+    let lp = EventLoop::new().unwrap();
+    let out = lp.run_until_complete(fut).unwrap();
+    lp.close().unwrap();
+    out
+}
+
+/// Zombie children of this process (state Z in /proc/<pid>/stat).
+fn zombies() -> usize {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            // pid (comm) state ppid ...
+            let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+            let mut f = rest.split(' ');
+            let state = f.next();
+            let ppid = f.next();
+            state == Some("Z") && ppid == Some(me.as_str())
+        })
+        .count()
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+}
+
+fn sixty_four_mib_through_cat() {
+    const SIZE: usize = 64 << 20;
+    run(async {
+        let mut child = Command::new("/bin/cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let writer = qtloop::spawn_local(async move {
+            let chunk: Vec<u8> = (0..65536u32).map(|i| (i % 251) as u8).collect();
+            for _ in 0..SIZE / chunk.len() {
+                stdin.write_all(&chunk).await.unwrap();
+            }
+            // dropped: cat sees EOF
+        });
+        let mut buf = vec![0u8; 1 << 16];
+        let (mut total, mut ok) = (0usize, true);
+        loop {
+            let n = stdout.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            ok &= buf[..n]
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == ((total + i) % 65536 % 251) as u8);
+            total += n;
+        }
+        writer.await.unwrap();
+        assert_eq!(total, SIZE);
+        assert!(ok, "cat's output differs from its input");
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+fn exit_codes_and_signals() {
+    use std::os::unix::process::ExitStatusExt;
+    run(async {
+        let st = Command::new("/bin/sh")
+            .args(["-c", "exit 7"])
+            .status()
+            .await
+            .unwrap();
+        assert_eq!(st.code(), Some(7));
+        let mut sleeper = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+        let t0 = Instant::now();
+        sleeper.kill().unwrap();
+        let st = sleeper.wait().await.unwrap();
+        assert_eq!(st.signal(), Some(9));
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        // The status stays once reaped; kill after the end is a no-op.
+        assert_eq!(sleeper.wait().await.unwrap().signal(), Some(9));
+        sleeper.kill().unwrap();
+    });
+}
+
+fn output_collects_stdout_and_stderr() {
+    run(async {
+        let out = Command::new("/bin/sh")
+            .args(["-c", "echo out; echo err >&2; exit 2"])
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.status.code(), Some(2));
+    });
+}
+
+fn kill_on_drop_kills_the_child() {
+    let pid = run(async {
+        let child = Command::new("/bin/sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        assert!(alive(pid));
+        drop(child);
+        pid
+    });
+    let t0 = Instant::now();
+    while alive(pid) && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(!alive(pid), "the child outlived its drop");
+    let t0 = Instant::now();
+    while zombies() > 0 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(zombies(), 0);
+}
+
+fn five_hundred_spawns_leave_no_zombie() {
+    run(async {
+        for _ in 0..500 {
+            let st = Command::new("/bin/true").status().await.unwrap();
+            assert!(st.success());
+        }
+    });
+    assert_eq!(zombies(), 0);
+}
+
+fn a_dropped_child_is_reaped() {
+    run(async {
+        let child = Command::new("/bin/sh")
+            .args(["-c", "sleep 0.05"])
+            .spawn()
+            .unwrap();
+        drop(child); // not killed: it ends by itself and is reaped
+        qtloop::sleep(0.3).await.unwrap();
+    });
+    let t0 = Instant::now();
+    while zombies() > 0 && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(zombies(), 0);
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+fn waiting_costs_no_thread_and_no_cpu() {
+    run(async {
+        let before = threads();
+        let mut children: Vec<_> = (0..10)
+            .map(|_| Command::new("/bin/sleep").arg("0.3").spawn().unwrap())
+            .collect();
+        let cpu0 = crate::reactor::thread_cpu();
+        let t0 = Instant::now();
+        assert_eq!(threads(), before, "no thread per child");
+        for c in &mut children {
+            assert!(c.wait().await.unwrap().success());
+        }
+        let share =
+            (crate::reactor::thread_cpu() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
+        assert!(
+            share < 0.2,
+            "waiting for children used {:.0} % of a core",
+            share * 100.0
+        );
+    });
+}
+
+fn spawn_errors_are_clear() {
+    run(async {
+        let err = Command::new("/no/such/program").spawn().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    });
+}
