@@ -166,15 +166,13 @@ void LoopDriver::watch_fd(std::int32_t fd, std::uint8_t dir, bool enable) const
         auto *self = const_cast<LoopDriver *>(this);
         auto *n = new QSocketNotifier(fd, dir == 0 ? QSocketNotifier::Read : QSocketNotifier::Write, self);
         QObject::connect(n, &QSocketNotifier::activated, self, [this, n, fd, dir]() {
-            // Off until Rust asks again: a ready fd whose callback has not
-            // run yet must not wake the loop again and again.
-            n->setEnabled(false);
+            // Rust decides whether it stays on (watch_fd) while it runs.
             const std::uint64_t k = static_cast<std::uint64_t>(fd) * 2u + dir;
             auto w = notifiers_.find(k);
             if (w == notifiers_.end() || w->second.notifier != n) {
+                n->setEnabled(false);
                 return;
             }
-            w->second.wanted = false;
             QSocketNotifier *outer = activating_;
             activating_ = n;
             sink_->on_fd(fd, dir);

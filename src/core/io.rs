@@ -5,9 +5,10 @@
 //! *callback* (asyncio's `add_reader`/`add_writer`: called again and again,
 //! level-triggered, until removed) and any number of *waiters* (the wakers of
 //! futures such as `net::Async::readable`, woken once). The driver keeps one
-//! notifier per fd and direction, and it is enabled exactly while someone is
-//! listening and no callback run is queued yet: a ready fd whose callback
-//! has not run does not make the driver poll it again and again.
+//! notifier per fd and direction. It is on while someone listens and no
+//! callback run is queued yet, so a ready fd whose callback has not run
+//! does not wake the loop again and again; after waking waiters it stays on
+//! until it fires with nobody waiting (see [`IoRegistry::ready`]).
 //!
 //! Readiness never runs user code at once. A ready callback is queued on the
 //! ready FIFO ([`IoEvent`]) and runs in iteration order like `call_soon`;
@@ -225,9 +226,15 @@ impl IoRegistry {
             .is_some_and(|w| w.waiters.iter().any(|(k, _)| *k == key))
     }
 
-    /// The driver saw `fd`/`dir` ready (and disabled its notifier). Returns
-    /// the wakers to wake, the callback run to queue, and what the notifier
-    /// needs now.
+    /// The driver saw `fd`/`dir` ready. Returns the wakers to wake, the
+    /// callback run to queue, and what the notifier needs now.
+    ///
+    /// A notifier that woke waiters stays on: the woken task almost always
+    /// reads until `WouldBlock` and waits again, and turning a notifier off
+    /// and on costs Qt's dispatcher a poll-set change each time. If it fires
+    /// again before anyone waits, it goes off then (one spurious wake-up at
+    /// most, never a spin). A callback's notifier goes off until its queued
+    /// run happened.
     pub(crate) fn ready(
         &mut self,
         fd: Fd,
@@ -236,9 +243,10 @@ impl IoRegistry {
         let Some(w) = self.get(fd, dir) else {
             return (Vec::new(), None, NotifierChange::None);
         };
-        // The driver turned the notifier off when it fired.
-        w.enabled = false;
         let wakers = std::mem::take(&mut w.waiters);
+        if !wakers.is_empty() && w.callback.is_none() {
+            return (wakers, None, NotifierChange::None);
+        }
         let event = match &w.callback {
             Some(cb) if !w.queued => {
                 w.queued = true;

@@ -44,8 +44,8 @@ pub trait Driver {
     /// Cancel the armed timer, if any.
     fn disarm_timer(&self);
     /// Enable or disable the notifier of `fd` for `dir`, creating it if
-    /// needed. When it fires, the driver disables it and calls
-    /// [`Core::fd_ready`].
+    /// needed. When it fires, the driver calls [`Core::fd_ready`] (which
+    /// may turn it off).
     fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool);
     /// Delete the notifier of `fd` for `dir` (its fd is about to close).
     fn unwatch_fd(&self, fd: Fd, dir: Direction);
@@ -328,18 +328,25 @@ impl Core {
         wakers.into_iter().for_each(std::task::Waker::wake);
     }
 
-    /// The driver saw `fd` ready for `dir` (its notifier is off now): wake
-    /// the waiters and queue a run of the callback.
-    pub fn fd_ready(&self, fd: Fd, dir: Direction) {
+    /// The driver saw `fd` ready for `dir`: wakes the waiters and queues a
+    /// run of the callback, then dispatches at once (as for the timer): a
+    /// readiness event costs no posted-event round trip through Qt.
+    pub fn fd_ready(&self, fd: Fd, dir: Direction) -> Flow {
         let (wakers, event, change) = self.io.borrow_mut().ready(fd, dir);
         self.apply(fd, dir, change);
+        if event.is_none() && wakers.is_empty() {
+            return Flow::Continue;
+        }
+        // What this schedules is dispatched below: no tick to post for it
+        // (a tick already on its way will find the work done).
+        self.tick_requested.set(true);
         if let Some(ev) = event {
             self.ready.borrow_mut().push(Ready::Io(ev));
-            self.request_tick();
         }
         for (_, w) in wakers {
             w.wake();
         }
+        self.dispatch()
     }
 
     /// The driver found `fd` closed while watched: its listeners are

@@ -377,12 +377,11 @@ fn notifier(log: &Log, fd: io::Fd, dir: io::Direction) -> Option<bool> {
     log.notifiers.borrow().get(&(fd, dir)).copied()
 }
 
-/// What the Qt driver does when a notifier fires: turns it off, then tells
-/// the core.
+/// A notifier fires (only an enabled one can): the driver tells the core,
+/// which dispatches at once.
 fn fire(core: &Core, log: &Log, fd: io::Fd, dir: io::Direction) {
-    if let Some(on) = log.notifiers.borrow_mut().get_mut(&(fd, dir)) {
+    if let Some(on) = log.notifiers.borrow().get(&(fd, dir)) {
         assert!(*on, "a disabled notifier cannot fire");
-        *on = false;
     }
     core.fd_ready(fd, dir);
 }
@@ -398,34 +397,40 @@ fn fd_callbacks_run_through_the_fifo_and_are_level_triggered() {
     assert_eq!(notifier(&log, 7, Read), Some(true), "listening at once");
     core.call_soon(push(&trace, 1), here()).unwrap();
     fire(&core, &log, 7, Read);
-    // The driver turned its notifier off; the core keeps it off until the
-    // queued run happened.
-    assert_eq!(notifier(&log, 7, Read), Some(false));
-    core.call_soon(push(&trace, 2), here()).unwrap();
-    core.fd_ready(7, Read); // a late second event before the run: no second run
-    core.dispatch();
-    assert_eq!(*trace.borrow(), [1, 7, 2], "readiness queues in FIFO order");
+    assert_eq!(*trace.borrow(), [1, 7], "readiness queues behind call_soon");
     assert_eq!(notifier(&log, 7, Read), Some(true), "listening again");
     fire(&core, &log, 7, Read); // still ready: runs again
-    core.dispatch();
-    assert_eq!(*trace.borrow(), [1, 7, 2, 7]);
+    assert_eq!(*trace.borrow(), [1, 7, 7]);
 }
 
 #[test]
 fn a_second_callback_replaces_the_first_and_stale_runs_are_dropped() {
     use io::Direction::{Read, Write};
+    // A run queued for a callback that is replaced before it runs is
+    // stale: the registry refuses it, and the new callback listens at once.
+    let mut reg = io::IoRegistry::default();
+    let (_, change) = reg.set_callback(3, Read, Rc::new(|| {}), here());
+    assert_eq!(change, io::NotifierChange::Enable(true));
+    let (_, event, change) = reg.ready(3, Read);
+    let stale = event.expect("a run is queued");
+    assert_eq!(
+        change,
+        io::NotifierChange::Enable(false),
+        "off while queued"
+    );
+    let (old, change) = reg.set_callback(3, Read, Rc::new(|| {}), here());
+    assert!(old.is_some());
+    assert_eq!(change, io::NotifierChange::Enable(true));
+    assert!(reg.take_run(stale).is_none(), "the stale run is dropped");
+
     let (core, log, _) = core();
     let trace: Trace = Rc::default();
     let (a, b) = (trace.clone(), trace.clone());
     core.set_fd_callback(3, Read, Rc::new(move || a.borrow_mut().push(1)), here())
         .unwrap();
-    fire(&core, &log, 3, Read); // a run of the first callback is queued
     core.set_fd_callback(3, Read, Rc::new(move || b.borrow_mut().push(2)), here())
         .unwrap();
-    core.dispatch();
-    assert!(trace.borrow().is_empty(), "the stale run is dropped");
     fire(&core, &log, 3, Read);
-    core.dispatch();
     assert_eq!(*trace.borrow(), [2]);
     assert!(core.remove_fd_callback(3, Read));
     assert!(!core.remove_fd_callback(3, Read), "removing twice: false");
@@ -484,7 +489,14 @@ fn waiters_are_woken_once_and_dropped_waiters_stop_listening() {
     fire(&core, &log, 9, Write);
     assert_eq!(woken.load(Ordering::SeqCst), 1, "k2 was dropped before");
     assert!(!core.fd_waiting(9, Write, k1));
+    assert_eq!(
+        notifier(&log, 9, Write),
+        Some(true),
+        "on: k1 will wait again"
+    );
+    fire(&core, &log, 9, Write); // nobody waits now: it goes off
     assert_eq!(notifier(&log, 9, Write), Some(false), "kept, but off");
+    assert_eq!(woken.load(Ordering::SeqCst), 1);
     core.release_fd(9);
     assert_eq!(notifier(&log, 9, Write), None);
 }

@@ -132,7 +132,9 @@ impl SinkTarget for LoopInner {
     /// returning. A running loop stops (its `run_*` returns); an idle one
     /// closes: tasks cancelled, the default executor shut down.
     fn fd_ready(&self, fd: Fd, dir: Direction) {
-        self.core.fd_ready(fd, dir);
+        if self.core.fd_ready(fd, dir) == Flow::Stop {
+            self.driver.exit_loop();
+        }
     }
     fn fd_invalid(&self, fd: Fd) {
         self.core.fd_invalid(fd);
