@@ -202,11 +202,21 @@ void LoopDriver::unwatch_fd(std::int32_t fd, std::uint8_t dir) const
     }
 }
 
+std::size_t LoopDriver::notifier_count() const
+{
+    return notifiers_.size();
+}
+
 void LoopDriver::check_notifiers() const
 {
     if (notifiers_.empty()) {
         return;
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (now < next_check_) {
+        return;
+    }
+    next_check_ = now + std::chrono::milliseconds(10);
     std::vector<std::int32_t> invalid;
     for (auto &entry : notifiers_) {
         Watch &w = entry.second;

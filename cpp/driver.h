@@ -12,6 +12,7 @@
 #include <QtCore/QThread>
 #include <QtCore/QTimer>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -55,6 +56,7 @@ public:
     // dir: 0 = read, 1 = write
     void watch_fd(std::int32_t fd, std::uint8_t dir, bool enable) const;
     void unwatch_fd(std::int32_t fd, std::uint8_t dir) const;
+    std::size_t notifier_count() const;
     // Runs a QEventLoop until exit_loop() (or QCoreApplication::exit()).
     void exec_loop() const;
     void exit_loop() const;
@@ -82,6 +84,8 @@ private:
     // The notifier whose activation is being delivered (deleted later, not
     // inside its own signal).
     mutable QSocketNotifier *activating_ = nullptr;
+    // check_notifiers() runs at most every 10 ms (its cost grows with fds).
+    mutable std::chrono::steady_clock::time_point next_check_ {};
 };
 
 std::unique_ptr<LoopDriver> new_loop_driver(rust::Box<DriverSink> sink);

@@ -3,7 +3,7 @@
 result as scripts/bench's JSON lines (qtloop's workload names and keys).
 
 usage: bench_python.py PYTHON PEER_DIR WORKLOAD KIND REP
-  WORKLOAD: w1 w2 w3 w4 w5 w6 w7 w8 (w4, w5 and w7 give two rows each)
+  WORKLOAD: w1 ... w11 (w4, w5, w7 give two rows each; w9, w10 three; w11 two)
 """
 import json
 import subprocess
@@ -13,6 +13,7 @@ SCRIPTS = {
     "w1": "w1_fanout.py", "w2": "w2_chain.py", "w3": "w3_timers.py",
     "w4": "w4_threadsafe.py", "w5": "w5_executor.py", "w6": "w6_periodic.py",
     "w7": "w7_tasks.py", "w8": "w8_responsiveness.py",
+    "w9": "w9_tcp.py", "w10": "w10_timer_cpu.py", "w11": "w11_subprocess.py",
 }
 # (our workload, our key, their key)
 KEYS = {
@@ -27,7 +28,17 @@ KEYS = {
     "w7": [("w7a", "ns_per_task", "ns_per_task"), ("w7b", "rss_per_task_b", "mem_bytes_per_task")],
     "w8": [("w8", "chain_max_gap_ms", "chain_max_gap_ms"),
            ("w8", "fanout_max_gap_ms", "fanout_max_gap_ms")],
+    "w9": [("w9a", "p50_us", "rt_p50_us"), ("w9b", "mib_per_s", "tp_mib_per_s"),
+           ("w9c", "us_per_cycle", "conn_us_per_cycle")],
+    "w10": [("w10a", "cpu_ms_per_s", "sleep_cpu_ms_per_s"),
+            ("w10b", "cpu_ms_per_s", "periodic_cpu_ms_per_s"),
+            ("w10b", "late_p99_ms", "periodic_late_p99_ms"),
+            ("w10c", "cpu_ms_per_s", "many_cpu_ms_per_s")],
+    "w11": [("w11a", "ms_per_spawn", "spawn_ms_per_spawn"), ("w11b", "mib_per_s", "pipe_mib_per_s")],
 }
+# The workloads of one script, for a peer that cannot run them at all
+# (QtAsyncio raises NotImplementedError for sockets and subprocesses).
+PARTS = {"w9": ["w9a", "w9b", "w9c"], "w11": ["w11a", "w11b"]}
 
 
 def main(python, peer_dir, workload, kind, rep):
@@ -38,6 +49,11 @@ def main(python, peer_dir, workload, kind, rep):
         data = json.loads(line)
     except Exception as e:  # a crash or a timeout is a result too
         print(json.dumps({"workload": workload, "runtime": kind, "rep": int(rep), "error": str(e)[:200]}))
+        return
+    if "unsupported" in data:
+        for ours in PARTS.get(workload, [workload]):
+            print(json.dumps({"workload": ours, "runtime": kind, "rep": int(rep),
+                              "unsupported": data["unsupported"][:200]}))
         return
     rows = {}
     for ours, key, theirs in KEYS[workload]:

@@ -25,7 +25,18 @@ PRIMARY = {
     "w7b": ("rss_per_task_b", "RSS B/parked task"),
     "w8c": ("chain_max_gap_ms", "1 ms QTimer max gap, chain, ms"),
     "w8f": ("fanout_max_gap_ms", "1 ms QTimer max gap, fan-out, ms"),
+    "w9a": ("p50_us", "TCP round trip p50 µs"),
+    "w9b": ("mib_per_s", "TCP echo, 50 × 2 MiB, MiB/s (higher is better)"),
+    "w9c": ("us_per_cycle", "connect + accept + close µs"),
+    "w10a": ("cpu_ms_per_s", "sleep(10 ms) loop, CPU ms/s"),
+    "w10b": ("cpu_ms_per_s", "1 ms periodic, CPU ms/s"),
+    "w10bl": ("late_p99_ms", "1 ms periodic, lateness p99 ms"),
+    "w10c": ("cpu_ms_per_s", "100 sleepers, CPU ms/s"),
+    "w11a": ("ms_per_spawn", "spawn + wait /bin/true ms"),
+    "w11b": ("mib_per_s", "64 MiB through cat, MiB/s (higher is better)"),
 }
+# Rows that one raw line carries several of.
+EXPAND = {"w8": ["w8c", "w8f"], "w10b": ["w10b", "w10bl"]}
 RUST_PEERS = ["tokio", "async-executor", "glib"]
 PYTHON_PEERS = ["asyncio", "uvloop", "qtasyncio", "qasync"]
 PEERS = RUST_PEERS + PYTHON_PEERS
@@ -34,6 +45,7 @@ PEERS = RUST_PEERS + PYTHON_PEERS
 def main(raw, chart):
     cells = defaultdict(list)
     floors = {}
+    unsupported = set()
     for line in open(raw):
         line = line.strip()
         if not line:
@@ -43,7 +55,14 @@ def main(raw, chart):
         if w == "floor":
             floors[rt] = row
             continue
-        for name in ([w] if w != "w8" else ["w8c", "w8f"]):
+        if w == "floor10":
+            for k in ("qt_10ms", "qt_1ms"):
+                floors.setdefault(k, []).append(row[k]["cpu_ms_per_s"])
+            continue
+        if "unsupported" in row:
+            unsupported.add((w, rt))
+            continue
+        for name in EXPAND.get(w, [w]):
             if name in PRIMARY and PRIMARY[name][0] in row:
                 cells[(name, rt)].append(float(row[PRIMARY[name][0]]))
     med = {k: statistics.median(v) for k, v in cells.items()}
@@ -58,7 +77,8 @@ def main(raw, chart):
         if q is None:
             continue
         vals = [med.get((w, p)) for p in peers]
-        print(f"| {w} | {label} | {fmt(q)} | " + " | ".join(fmt(v) for v in vals) + " |")
+        shown = ["unsupported" if (w, p) in unsupported else fmt(v) for p, v in zip(peers, vals)]
+        print(f"| {w} | {label} | {fmt(q)} | " + " | ".join(shown) + " |")
         rows.append((w, label, [q] + vals))
     print("\nRatios qtloop ÷ peer (below 1: qtloop is better):\n")
     print("| workload | " + " | ".join(peers) + " |")
@@ -68,7 +88,7 @@ def main(raw, chart):
         print(f"| {w} | " + " | ".join(f"{q / v:.3g}" if v else "–" for v in vals[1:]) + " |")
     errors = defaultdict(int)
     for line in open(raw):
-        if '"error"' in line:
+        if '"error"' in line and "floor" not in line:
             row = json.loads(line)
             errors[(row.get("workload"), row.get("runtime"))] += 1
     if errors:
@@ -85,6 +105,14 @@ def main(raw, chart):
         q1 = med.get(("w1", "qtloop"))
         if q1 and fv:
             print(f"W1 ÷ floor: {q1 / fv:.2f}")
+    if "qt_10ms" in floors:
+        f10, f1 = statistics.median(floors["qt_10ms"]), statistics.median(floors["qt_1ms"])
+        print(f"W10 floors (a bare Qt PreciseTimer, empty slot): 10 ms {f10:.2f} CPU ms/s, "
+              f"1 ms {f1:.2f} CPU ms/s.")
+        for w, f in (("w10a", f10), ("w10b", f1)):
+            q = med.get((w, "qtloop"))
+            if q:
+                print(f"{w} ÷ its Qt floor: {q / f:.2f}")
     write_svg(chart, rows, peers)
 
 

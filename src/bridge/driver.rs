@@ -41,6 +41,7 @@ pub(crate) mod bridge {
         fn uses_timerfd(self: &LoopDriver) -> bool;
         fn watch_fd(self: &LoopDriver, fd: i32, dir: u8, enable: bool);
         fn unwatch_fd(self: &LoopDriver, fd: i32, dir: u8);
+        fn notifier_count(self: &LoopDriver) -> usize;
         fn exec_loop(self: &LoopDriver);
         fn exit_loop(self: &LoopDriver);
         fn waker(self: &LoopDriver) -> SharedPtr<LoopWaker>;

@@ -306,17 +306,22 @@ impl IoRegistry {
         self.live
     }
 
-    /// Empties the registry (the loop closes). Returns what it held.
-    pub(crate) fn take_all(&mut self) -> (Vec<IoCallback>, Vec<Waker>) {
+    /// Empties the registry (the loop closes). Returns what it held and
+    /// the notifiers to delete.
+    pub(crate) fn take_all(&mut self) -> (Vec<IoCallback>, Vec<Waker>, Vec<(Fd, Direction)>) {
         let mut callbacks = Vec::new();
         let mut wakers = Vec::new();
-        for pair in self.fds.drain(..) {
-            for w in pair {
+        let mut notifiers = Vec::new();
+        for (fd, pair) in self.fds.drain(..).enumerate() {
+            for (w, dir) in pair.into_iter().zip([Direction::Read, Direction::Write]) {
+                if w.exists {
+                    notifiers.push((fd as Fd, dir));
+                }
                 callbacks.extend(w.callback);
                 wakers.extend(w.waiters.into_iter().map(|(_, wk)| wk));
             }
         }
         self.live = 0;
-        (callbacks, wakers)
+        (callbacks, wakers, notifiers)
     }
 }

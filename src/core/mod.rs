@@ -86,6 +86,9 @@ const BUDGET_CHECK_EVERY: u32 = 32;
 /// How often (in completed iterations) a dispatch looks at the clock.
 const BUDGET_CHECK_ITERATIONS: u32 = 8;
 
+/// Where drops at close are reported from.
+static CLOSE_LOCATION: &Location<'static> = Location::caller();
+
 /// How an fd's callback is named in reports.
 const IO_CALLBACK: &str = "fd callback";
 
@@ -508,8 +511,9 @@ impl Core {
             Ready::Io(ev) => {
                 let run = self.io.borrow_mut().take_run(ev);
                 let Some((f, at)) = run else { return }; // replaced or removed
-                let res = catch_unwind(AssertUnwindSafe(|| f()));
-                drop(f);
+                                                         // `f` may be the last reference (the callback removed
+                                                         // itself): its drop is guarded too.
+                let res = catch_unwind(AssertUnwindSafe(move || f()));
                 let change = self.io.borrow_mut().ran(ev);
                 self.apply(ev.fd, ev.dir, change);
                 (IO_CALLBACK, at, res)
@@ -633,16 +637,32 @@ impl Core {
         }
         let ready = self.ready.borrow_mut().take_all();
         let timers = self.timers.borrow_mut().take_all();
-        let io = self.io.borrow_mut().take_all();
+        let (io_callbacks, io_wakers, notifiers) = self.io.borrow_mut().take_all();
         let posted = self.inbox.close();
         self.iter_end.set(None);
         if self.armed.take().is_some() {
             self.driver.disarm_timer();
         }
-        drop(ready);
-        drop(timers);
-        drop(io);
-        drop(posted);
+        // The notifiers go now: the fds they watch may close any time.
+        for (fd, dir) in notifiers {
+            self.driver.unwatch_fd(fd, dir);
+        }
+        // One drop at a time: a panicking `Drop` is reported and the rest
+        // are still dropped (two panics at once would abort).
+        self.drop_each(ready);
+        self.drop_each(timers);
+        self.drop_each(io_callbacks);
+        self.drop_each(io_wakers);
+        self.drop_each(posted);
+    }
+
+    fn drop_each<T>(&self, items: impl IntoIterator<Item = T>) {
+        for item in items {
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(item))) {
+                self.hooks
+                    .panicked("a drop at close", CLOSE_LOCATION, payload);
+            }
+        }
     }
 
     /// Turns debug mode (slow-callback warnings) on or off.

@@ -56,6 +56,11 @@ impl QtDriver {
         self.get().is_some_and(|d| d.uses_timerfd())
     }
 
+    /// The `QSocketNotifier`s the driver holds.
+    pub(crate) fn notifier_count(&self) -> usize {
+        self.get().map_or(0, |d| d.notifier_count())
+    }
+
     /// Makes the running `exec_loop` return.
     pub(crate) fn exit_loop(&self) {
         if let Some(d) = self.get() {

@@ -5,13 +5,14 @@ use std::future::{poll_fn, Future};
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
 use std::task::{ready, Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
 use crate::core::io::Direction;
 use crate::error::Error;
-use crate::runtime::event_loop::{get_event_loop, EventLoop};
+use crate::runtime::event_loop::{get_event_loop, LoopInner};
 
 /// An I/O object (a socket, a pipe, any `AsFd`) put in non-blocking mode
 /// and registered with this thread's loop, so that its readiness can be
@@ -20,8 +21,14 @@ use crate::runtime::event_loop::{get_event_loop, EventLoop};
 /// `AsyncWrite` when `&T` is `Read` / `Write`.
 ///
 /// An `Async` belongs to the loop thread that created it (`!Send`): use it
-/// in tasks of [`spawn_local`](crate::spawn_local). Dropping it removes
-/// its notifiers before `T` (and so the fd) is dropped.
+/// in tasks of [`spawn_local`](crate::spawn_local). It does not keep its
+/// loop alive; once the loop is closed or gone, waiting fails with
+/// `Closed`. Dropping it removes its notifiers before `T` (and so the fd)
+/// is dropped.
+///
+/// One task may wait for reading and one for writing at a time (as in
+/// tokio): of two tasks reading the same `Async` at once, only the last to
+/// poll is woken.
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
@@ -40,7 +47,7 @@ use crate::runtime::event_loop::{get_event_loop, EventLoop};
 pub struct Async<T: AsFd> {
     io: Option<T>,
     fd: RawFd,
-    lp: EventLoop,
+    lp: Weak<LoopInner>,
     /// The waiter keys of the `AsyncRead`/`AsyncWrite` polls, per direction.
     keys: [Cell<Option<u64>>; 2],
 }
@@ -65,9 +72,14 @@ impl<T: AsFd> Async<T> {
         Ok(Self {
             io: Some(io),
             fd,
-            lp,
+            lp: Rc::downgrade(&lp.inner),
             keys: Default::default(),
         })
+    }
+
+    /// The loop, while it exists.
+    fn inner(&self) -> io::Result<Rc<LoopInner>> {
+        self.lp.upgrade().ok_or_else(|| loop_error(Error::Closed))
     }
 
     /// The inner I/O object.
@@ -83,14 +95,17 @@ impl<T: AsFd> Async<T> {
     /// Deregisters the fd and gives the I/O object back (still
     /// non-blocking).
     pub fn into_inner(mut self) -> T {
-        self.lp.core().release_fd(self.fd);
+        if let Some(inner) = self.lp.upgrade() {
+            inner.core.release_fd(self.fd);
+        }
         self.io.take().expect("present until drop")
     }
 
     /// Polls for readiness in `dir`: `Ready` once the loop saw the fd ready
     /// since this poller started waiting.
     fn poll_ready(&self, dir: Direction, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let core = self.lp.core();
+        let inner = self.inner()?;
+        let core = &inner.core;
         let slot = &self.keys[dir as usize];
         match slot.get() {
             Some(key) if core.fd_waiting(self.fd, dir, key) => {
@@ -173,7 +188,9 @@ impl<T: AsFd> Drop for Async<T> {
     fn drop(&mut self) {
         if self.io.is_some() {
             // The notifiers go before the fd closes (with `io`, right after).
-            self.lp.core().release_fd(self.fd);
+            if let Some(inner) = self.lp.upgrade() {
+                inner.core.release_fd(self.fd);
+            }
         }
     }
 }
@@ -201,7 +218,8 @@ impl<T: AsFd> Future for Readiness<'_, T> {
     type Output = io::Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let core = self.io.lp.core();
+        let inner = self.io.inner()?;
+        let core = &inner.core;
         let (fd, dir) = (self.io.fd, self.dir);
         if let Some(key) = self.key {
             if !core.fd_waiting(fd, dir, key) {
@@ -219,8 +237,8 @@ impl<T: AsFd> Future for Readiness<'_, T> {
 
 impl<T: AsFd> Drop for Readiness<'_, T> {
     fn drop(&mut self) {
-        if let Some(key) = self.key {
-            self.io.lp.core().cancel_fd_wait(self.io.fd, self.dir, key);
+        if let (Some(key), Some(inner)) = (self.key, self.io.lp.upgrade()) {
+            inner.core.cancel_fd_wait(self.io.fd, self.dir, key);
         }
     }
 }

@@ -69,7 +69,15 @@ impl UnixStream {
         let addr = SocketAddrUnix::new(path).map_err(|e| named(e.into()))?;
         match rustix::net::connect(io.get_ref(), &addr) {
             Ok(()) => {}
-            Err(rustix::io::Errno::INPROGRESS) | Err(rustix::io::Errno::AGAIN) => {
+            // AF_UNIX: EAGAIN means the listener's backlog is full and no
+            // connection was started (not "in progress").
+            Err(rustix::io::Errno::AGAIN) => {
+                return Err(named(io::Error::new(
+                    io::ErrorKind::WouldBlock,
+                    "the listener's backlog is full; try again",
+                )))
+            }
+            Err(rustix::io::Errno::INPROGRESS) => {
                 io.writable().await?;
                 if let Err(e) = rustix::net::sockopt::socket_error(io.get_ref())? {
                     return Err(named(e.into()));

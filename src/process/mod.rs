@@ -32,7 +32,7 @@ mod pipe;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 use std::process::{self as sys, ExitStatus, Output};
 
@@ -125,8 +125,10 @@ impl Command {
         self
     }
 
-    /// Starts the child. Pipes are registered with this thread's loop.
+    /// Starts the child. Pipes are registered with this thread's loop;
+    /// without an open loop on this thread nothing is started.
     pub fn spawn(&mut self) -> io::Result<Child> {
+        crate::get_event_loop().map_err(crate::net::loop_error)?;
         if let Some(s) = self.stdin.take() {
             self.inner.stdin(s);
         }
@@ -305,12 +307,6 @@ impl Drop for Child {
         {
             log::warn!("qtloop: could not start a thread to reap a dropped child process");
         }
-    }
-}
-
-impl AsFd for ChildStdin {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io().as_fd()
     }
 }
 

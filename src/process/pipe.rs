@@ -56,18 +56,28 @@ reader!(
     "The child's stderr: `futures::io::AsyncRead`."
 );
 
-/// The child's stdin: `futures::io::AsyncWrite`. Drop it (or `close()` it)
-/// to send end of file.
+/// The child's stdin: `futures::io::AsyncWrite`. Drop it or `close()` it
+/// to send end of file; writes after `close()` fail with `BrokenPipe`.
 #[derive(Debug)]
-pub struct ChildStdin(Async<File>);
+pub struct ChildStdin(Option<Async<File>>);
 
 impl ChildStdin {
     pub(super) fn new(p: sys::ChildStdin) -> io::Result<Self> {
-        Ok(Self(nonblocking_file(p)?))
+        Ok(Self(Some(nonblocking_file(p)?)))
     }
 
-    pub(super) fn io(&self) -> &Async<File> {
-        &self.0
+    fn io(&self) -> io::Result<&Async<File>> {
+        self.0
+            .as_ref()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "stdin was closed"))
+    }
+}
+
+impl std::os::fd::AsFd for ChildStdin {
+    /// # Panics
+    /// After `close()`: the pipe is gone.
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.0.as_ref().expect("ChildStdin was closed").as_fd()
     }
 }
 
@@ -77,13 +87,15 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let io = &self.0;
+        let io = self.io()?;
         io.poll_io(Direction::Write, cx, || io.get_ref().write(buf))
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
     }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+    /// Closes the pipe: the child reads end of file.
+    fn poll_close(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        drop(self.0.take());
         Poll::Ready(Ok(()))
     }
 }

@@ -167,6 +167,10 @@ impl Drop for LoopInner {
 }
 
 impl LoopInner {
+    pub(crate) fn driver_notifiers(&self) -> usize {
+        self.driver.notifier_count()
+    }
+
     pub(crate) fn call_exception_handler(&self, ctx: ExceptionContext) {
         let handler = self.handler.borrow().clone();
         let Some(handler) = handler else {

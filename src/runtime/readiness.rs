@@ -99,9 +99,10 @@ impl EventLoop {
             .remove_fd_callback(fd.watch_fd(), Direction::Write))
     }
 
-    /// Number of fd directions the loop's driver holds a notifier for.
+    /// How many `QSocketNotifier`s (one per watched fd and direction) the
+    /// loop holds: a count to check for leaks.
     pub fn watched_fds(&self) -> usize {
-        self.core().watched_fds()
+        self.inner.driver_notifiers()
     }
 
     #[track_caller]

@@ -28,6 +28,7 @@ cases!(net:
     socket_read_completes_in_a_modal_loop,
     sockets_on_a_qthread_loop,
     io_on_a_closed_loop_is_an_error,
+    unix_connect_to_a_full_backlog_is_an_error,
 );
 
 fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
@@ -426,4 +427,31 @@ fn io_on_a_closed_loop_is_an_error() {
         std::task::Poll::Ready(Err(e)) => assert!(e.to_string().contains("closed"), "{e}"),
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+fn unix_connect_to_a_full_backlog_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("qtloop-backlog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("full.sock");
+    let _ = std::fs::remove_file(&path);
+    let p = path.clone();
+    run(async move {
+        let listener = UnixListener::bind(&p).unwrap();
+        rustix::net::listen(&listener, 0).unwrap(); // a backlog of (almost) nothing
+        let mut connected = Vec::new();
+        let err = loop {
+            match UnixStream::connect(&p).await {
+                Ok(s) => {
+                    // What connect returns is connected, always.
+                    assert!(s.peer_addr().is_ok(), "an unconnected socket was returned");
+                    connected.push(s);
+                    assert!(connected.len() < 100, "the backlog never filled");
+                }
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.kind(), ErrorKind::WouldBlock, "{err}");
+        assert!(err.to_string().contains("backlog"), "{err}");
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
 }

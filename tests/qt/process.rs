@@ -15,6 +15,8 @@ cases!(process:
     a_dropped_child_is_reaped,
     waiting_costs_no_thread_and_no_cpu,
     spawn_errors_are_clear,
+    closing_stdin_sends_eof,
+    spawn_without_a_loop_starts_nothing,
 );
 
 fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
@@ -198,4 +200,39 @@ fn spawn_errors_are_clear() {
         let err = Command::new("/no/such/program").spawn().unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     });
+}
+
+fn closing_stdin_sends_eof() {
+    run(async {
+        let mut child = Command::new("/bin/cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello").await.unwrap();
+        stdin.close().await.unwrap(); // EOF, though `stdin` still exists
+        let mut out = String::new();
+        let read = child.stdout.as_mut().unwrap().read_to_string(&mut out);
+        qtloop::timeout(5.0, read)
+            .await
+            .expect("EOF reached cat")
+            .unwrap();
+        assert_eq!(out, "hello");
+        let err = stdin.write_all(b"more").await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+        assert!(child.wait().await.unwrap().success());
+    });
+}
+
+fn spawn_without_a_loop_starts_nothing() {
+    let marker = std::env::temp_dir().join(format!("qtloop-no-loop-{}", std::process::id()));
+    let m = marker.clone();
+    let err =
+        std::thread::spawn(move || Command::new("/usr/bin/touch").arg(&m).spawn().unwrap_err())
+            .join()
+            .unwrap();
+    assert!(err.to_string().contains("no running event loop"), "{err}");
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(!marker.exists(), "the child ran although spawn failed");
 }

@@ -30,7 +30,31 @@ cases!(reactor:
     reader_runs_inside_a_modal_qeventloop,
     readers_work_on_a_qthread_loop,
     close_drops_readers,
+    close_deletes_the_notifiers,
+    a_reader_that_removes_itself_and_panics_in_drop,
+    panicking_drops_at_close_are_reported_one_by_one,
+    dropping_the_loop_with_live_sockets_frees_the_thread,
 );
+
+struct PanicOnDrop(&'static str);
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("{} dropped", self.0);
+    }
+}
+
+/// Installs a handler that records each report's panic message.
+fn record_panics(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
+    let seen: Rc<RefCell<Vec<String>>> = Rc::default();
+    let s = seen.clone();
+    lp.set_exception_handler(Some(
+        move |_: &EventLoop, ctx: &qtloop::ExceptionContext| {
+            s.borrow_mut()
+                .push(ctx.panic.clone().unwrap_or_else(|| ctx.message.clone()));
+        },
+    ));
+    seen
+}
 
 /// CPU time (user + system) of this thread.
 pub fn thread_cpu() -> Duration {
@@ -449,4 +473,96 @@ fn close_drops_readers() {
     lp.close().unwrap();
     assert!(dropped.get());
     assert_eq!(lp.watched_fds(), 0);
+}
+
+fn close_deletes_the_notifiers() {
+    let lp = EventLoop::new().unwrap();
+    let (_a, b) = UnixStream::pair().unwrap();
+    let (_c, d) = UnixStream::pair().unwrap();
+    lp.add_reader(&b, || {}).unwrap();
+    lp.add_writer(&d, || {}).unwrap();
+    assert_eq!(lp.watched_fds(), 2);
+    lp.close().unwrap();
+    assert_eq!(
+        lp.watched_fds(),
+        0,
+        "no notifier outlives close() (its fd may close next)"
+    );
+}
+
+fn a_reader_that_removes_itself_and_panics_in_drop() {
+    let lp = EventLoop::new().unwrap();
+    let seen = record_panics(&lp);
+    let (mut a, b) = UnixStream::pair().unwrap();
+    let (g, l, fd) = (PanicOnDrop("reader"), lp.clone(), b.as_raw_fd());
+    lp.add_reader(fd, move || {
+        let _keep = &g;
+        l.remove_reader(fd).unwrap(); // the last reference goes after the call
+    })
+    .unwrap();
+    a.write_all(b"x").unwrap();
+    lp.run_until_complete(qtloop::sleep(0.05)).unwrap().unwrap();
+    assert_eq!(*seen.borrow(), ["reader dropped"]);
+    assert_eq!(
+        qtloop::get_running_loop().err(),
+        Some(Error::NoRunningLoop),
+        "dispatch unwound cleanly"
+    );
+    lp.close().unwrap();
+}
+
+fn panicking_drops_at_close_are_reported_one_by_one() {
+    let lp = EventLoop::new().unwrap();
+    let seen = record_panics(&lp);
+    let (_a, b) = UnixStream::pair().unwrap();
+    let (_c, d) = UnixStream::pair().unwrap();
+    for (fd, name) in [(b.as_raw_fd(), "reader 1"), (d.as_raw_fd(), "reader 2")] {
+        let g = PanicOnDrop(name);
+        lp.add_reader(fd, move || {
+            let _keep = &g;
+        })
+        .unwrap();
+    }
+    for name in ["callback 1", "callback 2"] {
+        let g = PanicOnDrop(name);
+        lp.call_soon(move || drop(g)).unwrap();
+    }
+    let g = PanicOnDrop("timer");
+    lp.call_later(10.0, move || drop(g)).unwrap();
+    assert_eq!(lp.close(), Ok(()), "close() survives panicking drops");
+    let mut seen = seen.borrow().clone();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            "callback 1 dropped",
+            "callback 2 dropped",
+            "reader 1 dropped",
+            "reader 2 dropped",
+            "timer dropped"
+        ]
+    );
+}
+
+fn dropping_the_loop_with_live_sockets_frees_the_thread() {
+    let fds = || std::fs::read_dir("/proc/self/fd").unwrap().count();
+    let before = fds();
+    {
+        let lp = EventLoop::new().unwrap();
+        lp.run_until_complete(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let b = qtloop::net::Async::new(b).unwrap();
+            qtloop::spawn_local(async move {
+                let mut buf = [0u8; 1];
+                futures::io::AsyncReadExt::read(&mut &b, &mut buf).await
+            });
+            qtloop::sleep(0.02).await.unwrap();
+            drop(a);
+        })
+        .unwrap();
+        // dropped without close()
+    }
+    let lp = EventLoop::new().expect("the dropped loop freed the thread");
+    lp.close().unwrap();
+    assert!(fds() <= before + 1, "fds leaked: {} -> {}", before, fds());
 }
