@@ -45,6 +45,12 @@ fn proc_status(key: &str) -> i64 {
         .unwrap_or(0)
 }
 
+/// CPU time (user + system) of the whole process.
+fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 fn rss_kb() -> i64 {
     proc_status("VmRSS:")
 }
@@ -190,6 +196,7 @@ async fn w3() -> Value {
     let done = Counter::new(N as u64);
     let mut rng = Rng(1);
     let mut deadlines = Vec::with_capacity(N);
+    let cpu0 = process_cpu();
     let t0 = Instant::now();
     for i in 0..N {
         let deadline = Instant::now() + Duration::from_secs_f64(rng.next_f64());
@@ -207,6 +214,7 @@ async fn w3() -> Value {
     lp.call_soon(move || a.hit()).unwrap();
     let armed_at = armed.done().await;
     let end = done.done().await;
+    let cpu = process_cpu() - cpu0;
     let signed_ms = |at: Instant, due: Instant| {
         if at >= due {
             (at - due).as_secs_f64() * 1e3
@@ -240,6 +248,7 @@ async fn w3() -> Value {
         "queue_ns": per(queued, N as u64),
         "armed_ns": per(armed_at - t0, N as u64),
         "wall_s": (end - t0).as_secs_f64(),
+        "cpu_ms_per_s": cpu.as_secs_f64() * 1e3 / (end - t0).as_secs_f64(),
         "fired_early": fired_early,
         "inversions": inversions(&order(&fired), 0),
         "late_p50_ms": p50, "late_p99_ms": p99, "late_max_ms": max,
@@ -361,9 +370,11 @@ async fn w6(compensated: bool) -> Value {
     task.compensate_callback_time(compensated);
     let start = Instant::now();
     let first = start + PERIOD;
+    let cpu0 = process_cpu();
     task.start(false).unwrap();
     qtloop::sleep(RUN).await.unwrap();
     task.stop();
+    let cpu = process_cpu() - cpu0;
     let ticks = ticks.take();
     let calls = ticks.len();
     let mut dev: Vec<f64> = ticks
@@ -390,6 +401,7 @@ async fn w6(compensated: bool) -> Value {
         "dev_p99_ms": dev_p99,
         "dev_max_ms": dev_max,
         "period_jitter_p99_ms": jitter_p99,
+        "cpu_ms_per_s": cpu.as_secs_f64() * 1e3 / start.elapsed().as_secs_f64(),
     })
 }
 

@@ -15,11 +15,13 @@ PRIMARY = {
     "w1": ("ns_per_cb", "ns/callback"),
     "w2": ("ns_per_hop", "ns/hop"),
     "w3": ("steady_late_p99_ms", "steady lateness p99 ms"),
+    "w3cpu": ("cpu_ms_per_s", "100k timers over 1 s, CPU ms/s"),
     "w4a": ("ns_per_post", "ns/post"),
     "w4b": ("p50_us", "wake latency p50 µs"),
     "w5a": ("us_per_job", "µs/job"),
     "w5b": ("p50_us", "round trip p50 µs"),
     "w6": ("dev_p99_ms", "deviation p99 ms"),
+    "w6cpu": ("cpu_ms_per_s", "1 ms periodic, CPU ms/s"),
     "w6d": ("dev_p99_ms", "deviation p99 ms"),
     "w7a": ("ns_per_task", "ns/task"),
     "w7b": ("rss_per_task_b", "RSS B/parked task"),
@@ -36,7 +38,8 @@ PRIMARY = {
     "w11b": ("mib_per_s", "64 MiB through cat, MiB/s (higher is better)"),
 }
 # Rows that one raw line carries several of.
-EXPAND = {"w8": ["w8c", "w8f"], "w10b": ["w10b", "w10bl"]}
+EXPAND = {"w8": ["w8c", "w8f"], "w10b": ["w10b", "w10bl"], "w3": ["w3", "w3cpu"],
+          "w6": ["w6", "w6cpu"]}
 RUST_PEERS = ["tokio", "async-executor", "glib"]
 PYTHON_PEERS = ["asyncio", "uvloop", "qtasyncio", "qasync"]
 PEERS = RUST_PEERS + PYTHON_PEERS

@@ -6,12 +6,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// `--tick-ms N`, `--screenshot PATH`, `--exit-when-done`.
+/// `--tick-ms N`, `--screenshot PATH`, `--exit-when-done`, and for the
+/// chat example `--server ADDR` / `--connect ADDR`.
 pub struct Options {
     pub tick: Option<Duration>,
     pub screenshot: PathBuf,
     pub exit_when_done: bool,
     pub headless: bool,
+    pub server: Option<String>,
+    pub connect: Option<String>,
 }
 
 impl Options {
@@ -25,6 +28,8 @@ impl Options {
             screenshot: PathBuf::from(format!("target/screenshots/{name}.png")),
             exit_when_done: headless,
             headless,
+            server: None,
+            connect: None,
         };
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
@@ -37,6 +42,8 @@ impl Options {
                     o.screenshot = PathBuf::from(args.next().unwrap_or_else(|| usage(name)))
                 }
                 "--exit-when-done" => o.exit_when_done = true,
+                "--server" => o.server = Some(args.next().unwrap_or_else(|| usage(name))),
+                "--connect" => o.connect = Some(args.next().unwrap_or_else(|| usage(name))),
                 _ => usage(name),
             }
         }
@@ -63,6 +70,6 @@ pub fn run_windowed(opts: &Options, lp: &qtloop::EventLoop) -> Option<qtloop::Re
 }
 
 fn usage(name: &str) -> ! {
-    eprintln!("usage: {name} [--tick-ms N] [--screenshot PATH] [--exit-when-done]");
+    eprintln!("usage: {name} [--tick-ms N] [--screenshot PATH] [--exit-when-done] [--server ADDR | --connect ADDR]");
     std::process::exit(2)
 }

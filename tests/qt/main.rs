@@ -17,6 +17,7 @@ macro_rules! cases {
 mod background;
 mod embedding;
 mod executor;
+mod io_examples;
 mod loop_tasks;
 mod net;
 mod periodic;
@@ -195,6 +196,7 @@ fn main() {
     cases.extend(reactor::CASES);
     cases.extend(net::CASES);
     cases.extend(process::CASES);
+    cases.extend(io_examples::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]
