@@ -176,6 +176,13 @@ impl Command {
     }
 }
 
+/// `QTLOOP_CHILD_WAIT=sigchld` makes children wait on the SIGCHLD pipe even
+/// where pidfds exist (read once; the tests use it).
+fn use_sigchld() -> bool {
+    static SIGCHLD: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *SIGCHLD.get_or_init(|| std::env::var_os("QTLOOP_CHILD_WAIT").is_some_and(|v| v == "sigchld"))
+}
+
 /// Waits for the exit of one child: its pidfd, or a SIGCHLD pipe.
 #[derive(Debug)]
 enum ExitWatch {
@@ -186,10 +193,12 @@ enum ExitWatch {
 impl ExitWatch {
     fn new(child: &sys::Child) -> io::Result<ExitWatch> {
         let pid = rustix::process::Pid::from_child(child);
-        match rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
-            Ok(fd) => Ok(ExitWatch::Pidfd(Async::new(fd)?)),
-            Err(_) => Ok(ExitWatch::Signal(pipe::SigchldPipe::new()?)),
+        if !use_sigchld() {
+            if let Ok(fd) = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()) {
+                return Ok(ExitWatch::Pidfd(Async::new(fd)?));
+            }
         }
+        Ok(ExitWatch::Signal(pipe::SigchldPipe::new()?))
     }
 
     async fn changed(&self) -> io::Result<()> {

@@ -149,6 +149,10 @@ fn trial(name: &'static str, case: Case) -> Trial {
 
 fn main() {
     // Child processes started by some cases run a scenario and exit.
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("sigchld_fallback") {
+        process::sigchld_fallback_child();
+        return;
+    }
     if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("qtimer_fallback") {
         reactor::qtimer_fallback_child();
         return;

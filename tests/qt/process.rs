@@ -17,6 +17,7 @@ cases!(process:
     spawn_errors_are_clear,
     closing_stdin_sends_eof,
     spawn_without_a_loop_starts_nothing,
+    the_sigchld_fallback_waits_without_a_pidfd,
 );
 
 fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
@@ -235,4 +236,58 @@ fn spawn_without_a_loop_starts_nothing() {
     assert!(err.to_string().contains("no running event loop"), "{err}");
     std::thread::sleep(Duration::from_millis(100));
     assert!(!marker.exists(), "the child ran although spawn failed");
+}
+
+/// The same children, waited for on the SIGCHLD pipe, in a child process
+/// of this binary started with `QTLOOP_CHILD_WAIT=sigchld`.
+fn the_sigchld_fallback_waits_without_a_pidfd() {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = std::process::Command::new(exe)
+        .env("QTLOOP_TEST_CHILD", "sigchld_fallback")
+        .env("QTLOOP_CHILD_WAIT", "sigchld")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = crate::wait_within(&mut child, Duration::from_secs(30), "the SIGCHLD child");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert!(
+        status.success(),
+        "the SIGCHLD child failed: {status}\n{out}"
+    );
+    assert!(
+        out.contains("sigchld: 50 children, 0 zombies, no pidfd"),
+        "{out}"
+    );
+}
+
+/// Child side: waits on the SIGCHLD pipe (no pidfd is ever opened).
+pub fn sigchld_fallback_child() {
+    use std::os::unix::process::ExitStatusExt;
+    let pidfds = || {
+        std::fs::read_dir("/proc/self/fd")
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|l| l.to_string_lossy().contains("pidfd"))
+            .count()
+    };
+    run(async move {
+        let mut children: Vec<_> = (0..50)
+            .map(|i| {
+                Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(format!("exit {}", i % 7))
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(pidfds(), 0, "a pidfd was opened");
+        for (i, c) in children.iter_mut().enumerate() {
+            assert_eq!(c.wait().await.unwrap().code(), Some(i as i32 % 7));
+        }
+        let mut sleeper = Command::new("/bin/sleep").arg("30").spawn().unwrap();
+        sleeper.kill().unwrap();
+        assert_eq!(sleeper.wait().await.unwrap().signal(), Some(9));
+    });
+    println!("sigchld: 50 children, {} zombies, no pidfd", zombies());
 }
