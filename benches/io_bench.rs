@@ -17,16 +17,11 @@ use qtloop::qi::PeriodicTask;
 use qtloop::EventLoop;
 use serde_json::{json, Value};
 
-const CHUNK: usize = 64 << 10;
+#[path = "common/mod.rs"]
+mod common;
+use common::{cpu, pcts, signed_ms};
 
-fn pcts(v: &mut [f64]) -> (f64, f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-    (at(0.5), at(0.99), v[v.len() - 1])
-}
+const CHUNK: usize = 64 << 10;
 
 fn bytes(seed: u64, n: usize) -> Vec<u8> {
     let mut x = seed.max(1);
@@ -164,11 +159,6 @@ async fn w9c() -> Value {
     json!({ "us_per_cycle": per, "p50_us": p50, "p99_us": p99, "max_us": max })
 }
 
-fn cpu(clock: rustix::time::ClockId) -> Duration {
-    let t = rustix::time::clock_gettime(clock);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
 /// Context switches of the whole process (all threads).
 fn switches() -> u64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -221,14 +211,6 @@ impl CpuWindow {
 }
 
 const TIMER_RUN: Duration = Duration::from_secs(3);
-
-fn signed_ms(at: Instant, due: Instant) -> f64 {
-    if at >= due {
-        (at - due).as_secs_f64() * 1e3
-    } else {
-        -((due - at).as_secs_f64() * 1e3)
-    }
-}
 
 /// W10a (1 task) and W10c (100 tasks, phases uniform in [0, 10 ms)): each
 /// task loops `sleep(10 ms)` until 3 s have passed.

@@ -27,6 +27,10 @@ use qtloop::qi::PeriodicTask;
 use qtloop::EventLoop;
 use serde_json::{json, Value};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{pcts, process_cpu, signed_ms};
+
 const MILLION: u64 = 1_000_000;
 
 fn per(d: Duration, n: u64) -> f64 {
@@ -45,24 +49,8 @@ fn proc_status(key: &str) -> i64 {
         .unwrap_or(0)
 }
 
-/// CPU time (user + system) of the whole process.
-fn process_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
 fn rss_kb() -> i64 {
     proc_status("VmRSS:")
-}
-
-/// (p50, p99, max) of `v` (sorted in place).
-fn pcts(v: &mut [f64]) -> (f64, f64, f64) {
-    if v.is_empty() {
-        return (0.0, 0.0, 0.0);
-    }
-    v.sort_by(f64::total_cmp);
-    let at = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
-    (at(0.5), at(0.99), v[v.len() - 1])
 }
 
 /// Pairs out of order, counting only those whose values differ by more
@@ -215,13 +203,6 @@ async fn w3() -> Value {
     let armed_at = armed.done().await;
     let end = done.done().await;
     let cpu = process_cpu() - cpu0;
-    let signed_ms = |at: Instant, due: Instant| {
-        if at >= due {
-            (at - due).as_secs_f64() * 1e3
-        } else {
-            -((due - at).as_secs_f64() * 1e3)
-        }
-    };
     let fired: Vec<(u64, f64)> = fired
         .take()
         .into_iter()

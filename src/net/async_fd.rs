@@ -243,6 +243,104 @@ impl<T: AsFd> Drop for Readiness<'_, T> {
     }
 }
 
+/// `AsyncRead::poll_read` on an `Async` whose `&T` is `Read`.
+pub(crate) fn poll_read<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Read,
+{
+    io.poll_io(Direction::Read, cx, || io.get_ref().read(buf))
+}
+
+/// `AsyncWrite::poll_write` on an `Async` whose `&T` is `Write`.
+pub(crate) fn poll_write<T: AsFd>(
+    io: &Async<T>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a T: Write,
+{
+    io.poll_io(Direction::Write, cx, || io.get_ref().write(buf))
+}
+
+/// Stream sockets whose `AsyncWrite::poll_close` sends end of file.
+pub(crate) trait ShutdownWrite {
+    fn shutdown_write(&self) -> io::Result<()>;
+}
+
+impl ShutdownWrite for std::net::TcpStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+impl ShutdownWrite for std::os::unix::net::UnixStream {
+    fn shutdown_write(&self) -> io::Result<()> {
+        self.shutdown(std::net::Shutdown::Write)
+    }
+}
+
+/// `AsyncWrite::poll_close` of a stream socket: shuts writing down (a peer
+/// that is gone already is fine).
+pub(crate) fn poll_shutdown<T: AsFd + ShutdownWrite>(io: &Async<T>) -> Poll<io::Result<()>> {
+    Poll::Ready(match io.get_ref().shutdown_write() {
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+        r => r,
+    })
+}
+
+/// `AsyncRead` for stream types, given how to reach their `Async`.
+macro_rules! impl_async_read {
+    ($($t:ty),+ => |$s:ident| $io:expr) => {$(
+        impl futures::io::AsyncRead for $t {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::async_fd::poll_read($io, cx, buf)
+            }
+        }
+    )+};
+}
+
+/// `AsyncWrite` for stream sockets (closing sends end of file).
+macro_rules! impl_async_write {
+    ($($t:ty),+ => |$s:ident| $io:expr) => {$(
+        impl futures::io::AsyncWrite for $t {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                let $s = &*self;
+                $crate::net::async_fd::poll_write($io, cx, buf)
+            }
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(Ok(()))
+            }
+            /// Sends end of file (shuts the write direction down).
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                let $s = &*self;
+                $crate::net::async_fd::poll_shutdown($io)
+            }
+        }
+    )+};
+}
+
+pub(crate) use {impl_async_read, impl_async_write};
+
 impl<T: AsFd> AsyncRead for Async<T>
 where
     for<'a> &'a T: Read,
@@ -252,8 +350,7 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &*self;
-        this.poll_io(Direction::Read, cx, || this.get_ref().read(buf))
+        poll_read(&self, cx, buf)
     }
 }
 
@@ -266,11 +363,12 @@ where
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let this = *self;
-        this.poll_io(Direction::Read, cx, || this.get_ref().read(buf))
+        poll_read(&self, cx, buf)
     }
 }
 
+/// Writes go straight to the fd; `close` only flushes (use `into_inner`
+/// or drop it to close the fd).
 impl<T: AsFd> AsyncWrite for Async<T>
 where
     for<'a> &'a T: Write,
@@ -280,12 +378,10 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = &*self;
-        this.poll_io(Direction::Write, cx, || this.get_ref().write(buf))
+        poll_write(&self, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = &*self;
-        this.poll_io(Direction::Write, cx, || this.get_ref().flush())
+        self.poll_io(Direction::Write, cx, || self.get_ref().flush())
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)
@@ -301,12 +397,10 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let this = *self;
-        this.poll_io(Direction::Write, cx, || this.get_ref().write(buf))
+        poll_write(&self, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let this = *self;
-        this.poll_io(Direction::Write, cx, || this.get_ref().flush())
+        self.poll_io(Direction::Write, cx, || self.get_ref().flush())
     }
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_flush(cx)

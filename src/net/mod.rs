@@ -45,4 +45,4 @@ pub use tcp::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
 
-pub(crate) use async_fd::loop_error;
+pub(crate) use async_fd::{loop_error, poll_read, poll_write};

@@ -1,18 +1,14 @@
 //! TCP: `TcpListener` and `TcpStream` on the loop's reactor.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{self, Shutdown, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
-use futures::io::{AsyncRead, AsyncWrite};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::addr::{resolve, ToAddrs};
-use super::async_fd::Async;
-use crate::core::io::Direction;
+use super::async_fd::{impl_async_read, impl_async_write, Async};
 
 /// A TCP server socket (asyncio `start_server`, tokio's `TcpListener`).
 #[derive(Debug)]
@@ -177,77 +173,8 @@ impl AsFd for TcpStream {
     }
 }
 
-fn read(
-    io: &Async<net::TcpStream>,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    io.poll_io(Direction::Read, cx, || io.get_ref().read(buf))
-}
-
-fn write(io: &Async<net::TcpStream>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-    io.poll_io(Direction::Write, cx, || io.get_ref().write(buf))
-}
-
-fn close(io: &Async<net::TcpStream>) -> Poll<io::Result<()>> {
-    Poll::Ready(match io.get_ref().shutdown(Shutdown::Write) {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-        r => r,
-    })
-}
-
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(&self.io, cx, buf)
-    }
-}
-
-impl AsyncRead for &TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(&self.io, cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        write(&self.io, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    /// Sends EOF (shuts the write direction down).
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        close(&self.io)
-    }
-}
-
-impl AsyncWrite for &TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        write(&self.io, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        close(&self.io)
-    }
-}
+impl_async_read!(TcpStream, &TcpStream => |s| &s.io);
+impl_async_write!(TcpStream, &TcpStream => |s| &s.io);
 
 /// The read half of a [`TcpStream`] (`AsyncRead`).
 #[derive(Debug)]
@@ -272,28 +199,5 @@ impl OwnedReadHalf {
     }
 }
 
-impl AsyncRead for OwnedReadHalf {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(&self.0, cx, buf)
-    }
-}
-
-impl AsyncWrite for OwnedWriteHalf {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        write(&self.0, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        close(&self.0)
-    }
-}
+impl_async_read!(OwnedReadHalf => |s| &s.0);
+impl_async_write!(OwnedWriteHalf => |s| &s.0);

@@ -1,17 +1,13 @@
 //! Unix domain sockets on the loop's reactor.
 
-use std::io::{self, Read, Write};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::{self, SocketAddr};
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
-use futures::io::{AsyncRead, AsyncWrite};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
-use super::async_fd::Async;
-use crate::core::io::Direction;
+use super::async_fd::{impl_async_read, impl_async_write, Async};
 
 /// A Unix domain server socket (asyncio `start_unix_server`).
 #[derive(Debug)]
@@ -121,73 +117,5 @@ impl AsFd for UnixStream {
     }
 }
 
-fn read(
-    io: &Async<net::UnixStream>,
-    cx: &mut Context<'_>,
-    buf: &mut [u8],
-) -> Poll<io::Result<usize>> {
-    io.poll_io(Direction::Read, cx, || io.get_ref().read(buf))
-}
-
-fn write(io: &Async<net::UnixStream>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-    io.poll_io(Direction::Write, cx, || io.get_ref().write(buf))
-}
-
-fn close(io: &Async<net::UnixStream>) -> Poll<io::Result<()>> {
-    Poll::Ready(match io.get_ref().shutdown(std::net::Shutdown::Write) {
-        Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-        r => r,
-    })
-}
-
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(&self.io, cx, buf)
-    }
-}
-
-impl AsyncRead for &UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        read(&self.io, cx, buf)
-    }
-}
-
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        write(&self.io, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        close(&self.io)
-    }
-}
-
-impl AsyncWrite for &UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        write(&self.io, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        close(&self.io)
-    }
-}
+impl_async_read!(UnixStream, &UnixStream => |s| &s.io);
+impl_async_write!(UnixStream, &UnixStream => |s| &s.io);

@@ -2,7 +2,7 @@
 //! in for a pidfd on old kernels.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
 use std::process as sys;
@@ -11,7 +11,6 @@ use std::task::{Context, Poll};
 use futures::io::{AsyncRead, AsyncWrite};
 
 use super::nonblocking_file;
-use crate::core::io::Direction;
 use crate::net::Async;
 
 macro_rules! reader {
@@ -32,8 +31,7 @@ macro_rules! reader {
                 cx: &mut Context<'_>,
                 buf: &mut [u8],
             ) -> Poll<io::Result<usize>> {
-                let io = &self.0;
-                io.poll_io(Direction::Read, cx, || io.get_ref().read(buf))
+                crate::net::poll_read(&self.0, cx, buf)
             }
         }
 
@@ -87,8 +85,7 @@ impl AsyncWrite for ChildStdin {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let io = self.io()?;
-        io.poll_io(Direction::Write, cx, || io.get_ref().write(buf))
+        crate::net::poll_write(self.io()?, cx, buf)
     }
     fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
