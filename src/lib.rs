@@ -1,9 +1,10 @@
 //! qtloop: an asyncio-style event loop that runs on Qt's own event loop.
 //!
-//! GUI code, QML, async tasks, timers, periodic jobs and worker threads
-//! share one loop: Qt's. qtloop adds no second loop and no polling thread:
-//! a small QObject receives two kinds of wake-ups from Qt (a posted event,
-//! one precise timer) and a Qt-free core runs asyncio's iteration rule.
+//! GUI code, QML, async tasks, timers, sockets, child processes, periodic
+//! jobs and worker threads share one loop: Qt's. qtloop adds no second loop
+//! and no polling thread: a small QObject receives Qt's wake-ups (a posted
+//! event, a deadline timer that sleeps in the kernel, one `QSocketNotifier`
+//! per watched fd) and a Qt-free core runs asyncio's iteration rule.
 //!
 //! ```
 //! use std::time::Duration;
@@ -35,9 +36,12 @@
 //! an [`EventLoop`] exists on a thread, its callbacks and tasks run whenever
 //! that thread's Qt loop runs, nested loops (modal dialogs) included.
 //!
-//! Layers (each only uses the ones above it): [`core`] (Qt-free queues and
-//! the iteration rule), the Qt driver (the only `unsafe` and C++), the
-//! runtime ([`EventLoop`], [`Task`], [`run`]), and [`time`].
+//! Layers (each only uses the ones beneath it): [`core`] (Qt-free queues,
+//! the readiness registry and the iteration rule), the Qt driver (the only
+//! `unsafe` and C++), the runtime ([`EventLoop`], [`Task`], [`run`],
+//! `add_reader`), and the libraries on it: [`time`], [`net`] (TCP, UDP,
+//! Unix sockets, [`net::Async`] for any fd), [`process`] (child processes),
+//! [`executor`], [`qi`], [`background`], [`qt`], [`qml`].
 #![warn(missing_docs)]
 
 // cxx-qt-build's generated init code (QML module registration) calls into
