@@ -511,6 +511,7 @@ fn floor_qt_posted_event() -> Value {
 struct Nop;
 impl Driver for Nop {
     fn request_tick(&self) {}
+    fn defer_tick(&self) {}
     fn arm_timer(&self, _: u64) {}
     fn disarm_timer(&self) {}
     fn watch_fd(&self, _: Fd, _: Direction, _: bool) {}

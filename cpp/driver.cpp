@@ -83,8 +83,11 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     // sleeps and at each of our wake-ups (glib's dispatcher does not emit
     // aboutToBlock again until an event was dispatched).
     if (QAbstractEventDispatcher *d = QAbstractEventDispatcher::instance(QThread::currentThread())) {
-        QObject::connect(d, &QAbstractEventDispatcher::aboutToBlock, this,
-                         [this]() { check_notifiers(); });
+        QObject::connect(d, &QAbstractEventDispatcher::aboutToBlock, this, [this]() {
+            flush_deferred();
+            check_notifiers();
+        });
+        QObject::connect(d, &QAbstractEventDispatcher::awake, this, [this]() { flush_deferred(); });
     }
     // The application's exec() is returning: a loop on its thread closes.
     QCoreApplication *app = QCoreApplication::instance();
@@ -112,6 +115,19 @@ LoopDriver::~LoopDriver()
 void LoopDriver::post_tick() const
 {
     QCoreApplication::postEvent(const_cast<LoopDriver *>(this), new QEvent(tick_event_type()));
+}
+
+void LoopDriver::defer_tick() const
+{
+    deferred_ = true;
+}
+
+void LoopDriver::flush_deferred() const
+{
+    if (deferred_) {
+        deferred_ = false;
+        sink_->on_deferred();
+    }
 }
 
 void LoopDriver::arm_timer(std::uint64_t nsec) const

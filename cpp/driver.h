@@ -50,6 +50,9 @@ public:
     ~LoopDriver() override;
 
     void post_tick() const;
+    // A tick wanted while Rust dispatches: posted only if a nested loop
+    // runs before the dispatch returns (at aboutToBlock / awake).
+    void defer_tick() const;
     void arm_timer(std::uint64_t nsec) const;
     void disarm_timer() const;
     bool uses_timerfd() const;
@@ -68,6 +71,7 @@ protected:
 
 private:
     void check_notifiers() const;
+    void flush_deferred() const;
 
     rust::Box<DriverSink> sink_;
     QTimer *timer_;
@@ -84,6 +88,7 @@ private:
     // The notifier whose activation is being delivered (deleted later, not
     // inside its own signal).
     mutable QSocketNotifier *activating_ = nullptr;
+    mutable bool deferred_ = false;
     // check_notifiers() runs at most every 10 ms (its cost grows with fds).
     mutable std::chrono::steady_clock::time_point next_check_ {};
 };

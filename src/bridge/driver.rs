@@ -14,6 +14,7 @@ pub(crate) mod bridge {
         fn on_about_to_quit(self: &DriverSink);
         fn on_fd(self: &DriverSink, fd: i32, dir: u8);
         fn on_fd_invalid(self: &DriverSink, fd: i32);
+        fn on_deferred(self: &DriverSink);
 
         type ThreadBody;
         fn run_thread_body(body: Box<ThreadBody>);
@@ -36,6 +37,7 @@ pub(crate) mod bridge {
         fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
         fn dispose_loop_driver(driver: UniquePtr<LoopDriver>);
         fn post_tick(self: &LoopDriver);
+        fn defer_tick(self: &LoopDriver);
         fn arm_timer(self: &LoopDriver, nsec: u64);
         fn disarm_timer(self: &LoopDriver);
         fn uses_timerfd(self: &LoopDriver) -> bool;

@@ -36,6 +36,12 @@ use timers::TimerQueue;
 pub trait Driver {
     /// Call [`Core::dispatch`] soon (the Qt driver posts an event).
     fn request_tick(&self);
+    /// Work was scheduled while the core dispatches: no tick is posted for
+    /// it, since the dispatch runs it (or plans a tick when it returns).
+    /// But if user code spins a nested event loop meanwhile, that loop must
+    /// call [`Core::flush_deferred_tick`] before it waits (the Qt driver
+    /// does it on its dispatcher's `aboutToBlock` and `awake`).
+    fn defer_tick(&self);
     /// Call [`Core::timer_fired`] in `wait` nanoseconds (never earlier),
     /// replacing any timer armed before. Waiting must sleep: the Qt driver
     /// arms a `timerfd` watched by its dispatcher, or a precise `QTimer`
@@ -108,6 +114,9 @@ pub struct Core {
     iter_end: Cell<Option<u64>>,
     /// A tick was requested and has not been dispatched yet.
     tick_requested: Cell<bool>,
+    /// A tick was wanted during a dispatch and deferred (see
+    /// [`Driver::defer_tick`]).
+    tick_deferred: Cell<bool>,
     /// The deadline the driver's timer is armed for.
     armed: Cell<Option<Nanos>>,
     /// Nesting depth of `dispatch` (> 1 inside a nested Qt loop).
@@ -135,6 +144,7 @@ impl Core {
             hooks,
             iter_end: Cell::new(None),
             tick_requested: Cell::new(false),
+            tick_deferred: Cell::new(false),
             armed: Cell::new(None),
             depth: Cell::new(0),
             running: Cell::new(false),
@@ -172,9 +182,31 @@ impl Core {
 
     #[inline]
     fn request_tick(&self) {
-        if !self.tick_requested.get() {
-            self.tick_requested.set(true);
-            self.driver.request_tick();
+        if self.tick_requested.get() {
+            return;
+        }
+        if self.depth.get() > 0 {
+            // The running dispatch will see the work (or plan a tick as it
+            // returns); a nested loop flushes it first.
+            if !self.tick_deferred.replace(true) {
+                self.driver.defer_tick();
+            }
+            return;
+        }
+        self.post_tick();
+    }
+
+    fn post_tick(&self) {
+        self.tick_requested.set(true);
+        self.driver.request_tick();
+    }
+
+    /// The thread's event loop is about to wait while a dispatch is on the
+    /// stack (a nested loop): posts the tick that was deferred, so what was
+    /// scheduled runs inside the nested loop.
+    pub fn flush_deferred_tick(&self) {
+        if self.tick_deferred.replace(false) && !self.tick_requested.get() && !self.closed.get() {
+            self.post_tick();
         }
     }
 
@@ -412,6 +444,10 @@ impl Core {
             }
         }
         self.depth.set(self.depth.get() - 1);
+        if self.depth.get() == 0 {
+            // What was deferred is either done or planned for below.
+            self.tick_deferred.set(false);
+        }
         // A loop that is leaving run_forever is not idle: no auto-advance.
         self.plan_wakeup(flow == Flow::Continue);
         flow

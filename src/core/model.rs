@@ -101,6 +101,7 @@ fn normalise(trace: &[Ev]) -> Vec<Ev> {
 struct NullDriver;
 impl Driver for NullDriver {
     fn request_tick(&self) {}
+    fn defer_tick(&self) {}
     fn arm_timer(&self, _: u64) {}
     fn disarm_timer(&self) {}
     fn watch_fd(&self, _: io::Fd, _: io::Direction, _: bool) {}

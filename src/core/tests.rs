@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 #[derive(Default)]
 struct Log {
     ticks: Cell<usize>,
+    deferred: Cell<usize>,
     armed: Cell<Option<u64>>,
     panics: RefCell<Vec<String>>,
     slow: Cell<usize>,
@@ -19,6 +20,9 @@ struct TestDriver(Rc<Log>);
 impl Driver for TestDriver {
     fn request_tick(&self) {
         self.0.ticks.set(self.0.ticks.get() + 1);
+    }
+    fn defer_tick(&self) {
+        self.0.deferred.set(self.0.deferred.get() + 1);
     }
     fn arm_timer(&self, wait: u64) {
         self.0.armed.set(Some(wait));
@@ -569,4 +573,48 @@ fn counting_waker(n: Arc<AtomicUsize>) -> std::task::Waker {
         }
     }
     std::task::Waker::from(Arc::new(W(n)))
+}
+
+#[test]
+fn work_scheduled_during_a_dispatch_posts_no_tick_unless_a_nested_loop_waits() {
+    let (core, log, _) = core();
+    let trace: Trace = Rc::default();
+    let (c, t) = (Rc::downgrade(&core), trace.clone());
+    core.call_soon(
+        move || {
+            let core = c.upgrade().unwrap();
+            for i in 0..3 {
+                core.call_soon(push(&t, i), here()).unwrap();
+            }
+        },
+        here(),
+    )
+    .unwrap();
+    let ticks = log.ticks.get();
+    core.dispatch();
+    assert_eq!(
+        *trace.borrow(),
+        [0, 1, 2],
+        "the dispatch ran what it scheduled"
+    );
+    assert_eq!(log.ticks.get(), ticks, "no tick was posted for it");
+    assert_eq!(log.deferred.get(), 1, "deferred once");
+    // A callback that spins a nested loop: the loop flushes the deferred
+    // tick before it waits, and that tick's dispatch runs the work.
+    let (c, t) = (Rc::downgrade(&core), trace.clone());
+    let l = log.clone();
+    core.call_soon(
+        move || {
+            let core = c.upgrade().unwrap();
+            core.call_soon(push(&t, 9), here()).unwrap();
+            let before = l.ticks.get();
+            core.flush_deferred_tick(); // what the driver does at aboutToBlock
+            assert_eq!(l.ticks.get(), before + 1, "the nested loop gets a tick");
+            core.dispatch(); // the nested loop delivers it
+        },
+        here(),
+    )
+    .unwrap();
+    core.dispatch();
+    assert_eq!(*trace.borrow(), [0, 1, 2, 9]);
 }

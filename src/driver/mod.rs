@@ -75,6 +75,11 @@ impl Driver for QtDriver {
             d.post_tick();
         }
     }
+    fn defer_tick(&self) {
+        if let Some(d) = self.get() {
+            d.defer_tick();
+        }
+    }
     fn arm_timer(&self, wait: Nanos) {
         if let Some(d) = self.get() {
             d.arm_timer(wait);

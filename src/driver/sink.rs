@@ -12,6 +12,7 @@ pub(crate) trait SinkTarget {
     fn about_to_quit(&self);
     fn fd_ready(&self, fd: Fd, dir: Direction);
     fn fd_invalid(&self, fd: Fd);
+    fn deferred(&self);
 }
 
 /// Owned by the C++ driver; forwards to the loop while it exists.
@@ -53,6 +54,10 @@ impl DriverSink {
             Direction::Write
         };
         self.forward(|t| t.fd_ready(fd, dir));
+    }
+
+    pub(crate) fn on_deferred(&self) {
+        self.forward(|t| t.deferred());
     }
 
     pub(crate) fn on_fd_invalid(&self, fd: i32) {

@@ -63,6 +63,9 @@ impl Driver for DriverRef {
     fn request_tick(&self) {
         self.0.request_tick();
     }
+    fn defer_tick(&self) {
+        self.0.defer_tick();
+    }
     fn arm_timer(&self, wait: u64) {
         self.0.arm_timer(wait);
     }
@@ -138,6 +141,9 @@ impl SinkTarget for LoopInner {
     }
     fn fd_invalid(&self, fd: Fd) {
         self.core.fd_invalid(fd);
+    }
+    fn deferred(&self) {
+        self.core.flush_deferred_tick();
     }
     fn about_to_quit(&self) {
         let Some(inner) = self.this.upgrade() else {

@@ -182,7 +182,12 @@ fn waiting_costs_no_thread_and_no_cpu() {
             .collect();
         let cpu0 = crate::reactor::thread_cpu();
         let t0 = Instant::now();
-        assert_eq!(threads(), before, "no thread per child");
+        // (threads of earlier cases may end meanwhile; none may start)
+        assert!(
+            threads() <= before,
+            "a thread per child: {before} -> {}",
+            threads()
+        );
         for c in &mut children {
             assert!(c.wait().await.unwrap().success());
         }
