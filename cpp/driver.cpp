@@ -297,6 +297,9 @@ void LoopDriver::dispose() const
 
 void dispose_loop_driver(std::unique_ptr<LoopDriver> driver)
 {
+    if (!driver) {
+        return;
+    }
     driver->dispose();
     driver.release()->deleteLater();
 }
@@ -328,12 +331,9 @@ std::unique_ptr<NestedLoop> new_nested_loop()
 TimerProbe::TimerProbe(std::int32_t msec)
 {
     timer_.setTimerType(Qt::PreciseTimer);
+    clock_.start();
     QObject::connect(&timer_, &QTimer::timeout, [this]() {
-        static QElapsedTimer clock;
-        if (!clock.isValid()) {
-            clock.start();
-        }
-        const std::int64_t now = clock.nsecsElapsed();
+        const std::int64_t now = clock_.nsecsElapsed();
         if (last_ns_ >= 0) {
             const auto gap = static_cast<std::uint64_t>(now - last_ns_);
             max_gap_ns_ = gap > max_gap_ns_ ? gap : max_gap_ns_;

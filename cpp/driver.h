@@ -5,6 +5,7 @@
 // reference, also while a method such as exec_loop() re-enters Rust.
 #pragma once
 
+#include <QtCore/QElapsedTimer>
 #include <QtCore/QEvent>
 #include <QtCore/QEventLoop>
 #include <QtCore/QObject>
@@ -121,6 +122,7 @@ public:
 
 private:
     QTimer timer_;
+    QElapsedTimer clock_; // per probe: probes on other threads share nothing
     std::int64_t last_ns_ = -1;
     std::uint64_t ticks_ = 0;
     std::uint64_t max_gap_ns_ = 0;

@@ -89,28 +89,32 @@ impl Clock {
     /// Freezes the clock at its current value.
     pub fn pause(&self) {
         if self.frozen.get().is_none() {
-            self.frozen.set(Some(self.now()));
+            self.frozen.set(Some(self.now().min(MAX_DELAY)));
         }
     }
 
     /// Lets the clock run again from where it was frozen.
     pub fn resume(&self) {
         if let Some(t) = self.frozen.take() {
+            // Both are at most MAX_DELAY (= i64::MAX): no overflow.
             self.offset.set(t as i64 - real_now() as i64);
         }
     }
 
     /// Moves a paused clock forward by `by` (no effect on a running clock).
+    /// Loop time stops at [`MAX_DELAY`] (about 146 years): so that
+    /// resuming never wraps and loop time never goes backwards.
     pub fn advance(&self, by: Nanos) {
         if let Some(t) = self.frozen.get() {
-            self.frozen.set(Some(t.saturating_add(by)));
+            self.frozen.set(Some(t.saturating_add(by).min(MAX_DELAY)));
         }
     }
 
-    /// Moves a paused clock forward to `at` if `at` is later.
+    /// Moves a paused clock forward to `at` if `at` is later (at most to
+    /// [`MAX_DELAY`]).
     pub fn jump_to(&self, at: Nanos) {
         if let Some(t) = self.frozen.get() {
-            self.frozen.set(Some(t.max(at)));
+            self.frozen.set(Some(t.max(at).min(MAX_DELAY)));
         }
     }
 }

@@ -86,6 +86,9 @@ pub enum Flow {
 /// The default time budget of one dispatch before control goes back to Qt.
 pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
 
+/// The largest dispatch budget (larger ones saturate here): a day.
+pub const MAX_BUDGET: Duration = Duration::from_secs(86_400);
+
 /// How often (in items) a dispatch looks at the clock for its budget.
 const BUDGET_CHECK_EVERY: u32 = 32;
 
@@ -614,6 +617,9 @@ impl Core {
         } else if self.clock.is_paused() {
             if idle {
                 self.clock.jump_to(deadline);
+                if self.now() + CLOCK_RESOLUTION < deadline {
+                    return; // past the end of loop time: it never fires
+                }
             }
             self.request_tick();
         } else if self.armed.get() != Some(deadline) {
@@ -723,7 +729,8 @@ impl Core {
 
     /// Sets the time budget of one dispatch.
     pub fn set_budget(&self, d: Duration) {
-        self.budget.set(d);
+        // Saturates: `Instant::now() + budget` must not overflow.
+        self.budget.set(d.min(MAX_BUDGET));
     }
 
     /// Completed iterations so far.

@@ -213,13 +213,19 @@ impl PeriodicTask {
         if us <= 0 {
             return Err(Error::InvalidPeriod);
         }
-        self.inner.lock().period = Some(us as u64 * 1_000);
+        // Saturates at about 146 years (the loop's longest delay).
+        let ns = (us as u64)
+            .saturating_mul(1_000)
+            .min(crate::core::clock::MAX_DELAY);
+        self.inner.lock().period = Some(ns);
         Ok(())
     }
 
     /// Sets the period; zero is `Err(Error::InvalidPeriod)`.
     pub fn set_period(&self, period: Duration) -> Result<()> {
-        let ns = u64::try_from(period.as_nanos()).unwrap_or(u64::MAX);
+        let ns = u64::try_from(period.as_nanos())
+            .unwrap_or(u64::MAX)
+            .min(crate::core::clock::MAX_DELAY);
         if ns == 0 {
             return Err(Error::InvalidPeriod);
         }

@@ -15,6 +15,7 @@ macro_rules! cases {
 }
 
 mod background;
+mod edges;
 mod embedding;
 mod executor;
 mod io_examples;
@@ -201,6 +202,7 @@ fn main() {
     cases.extend(net::CASES);
     cases.extend(process::CASES);
     cases.extend(io_examples::CASES);
+    cases.extend(edges::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]
