@@ -49,6 +49,7 @@ void LoopWaker::detach() const
 LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     : sink_(std::move(sink))
     , timer_(new QTimer(this))
+    , recheck_(new QTimer(this))
     , waker_(std::make_shared<LoopWaker>(this))
 {
     // A thread that Qt did not start (std::thread) has no event dispatcher
@@ -58,8 +59,11 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     timer_->setTimerType(Qt::PreciseTimer);
     QObject::connect(timer_, &QTimer::timeout, this, [this]() {
         check_notifiers();
+        checks_owed_ = 2;
         sink_->on_timer();
     });
+    recheck_->setSingleShot(true);
+    QObject::connect(recheck_, &QTimer::timeout, this, [this]() { check_notifiers(); });
 #ifdef __linux__
     // QTLOOP_TIMER=qtimer selects the portable fallback (tested that way).
     const char *choice = std::getenv("QTLOOP_TIMER");
@@ -73,6 +77,7 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
             // Non-blocking: EAGAIN after a re-arm that raced the wake-up.
             if (read(timerfd_, &expirations, sizeof expirations) == sizeof expirations) {
                 check_notifiers();
+                checks_owed_ = 2;
                 sink_->on_timer();
             }
         });
@@ -84,8 +89,8 @@ LoopDriver::LoopDriver(rust::Box<DriverSink> sink)
     // aboutToBlock again until an event was dispatched).
     if (QAbstractEventDispatcher *d = QAbstractEventDispatcher::instance(QThread::currentThread())) {
         QObject::connect(d, &QAbstractEventDispatcher::aboutToBlock, this, [this]() {
+            check_notifiers(); // may wake waiters or report: then flush
             flush_deferred();
-            check_notifiers();
         });
         QObject::connect(d, &QAbstractEventDispatcher::awake, this, [this]() { flush_deferred(); });
     }
@@ -189,10 +194,8 @@ void LoopDriver::watch_fd(std::int32_t fd, std::uint8_t dir, bool enable) const
                 n->setEnabled(false);
                 return;
             }
-            QSocketNotifier *outer = activating_;
-            activating_ = n;
+            checks_owed_ = 2;
             sink_->on_fd(fd, dir);
-            activating_ = outer;
         });
         it = notifiers_.emplace(key, Watch { n, true }).first;
         return;
@@ -210,12 +213,10 @@ void LoopDriver::unwatch_fd(std::int32_t fd, std::uint8_t dir) const
     }
     QSocketNotifier *n = it->second.notifier;
     notifiers_.erase(it);
+    // Later: it may be inside its own activated() (a reader that removes
+    // itself), or further up the stack of a nested loop.
     n->setEnabled(false);
-    if (n == activating_) {
-        n->deleteLater(); // not inside its own signal
-    } else {
-        delete n;
-    }
+    n->deleteLater();
 }
 
 std::size_t LoopDriver::notifier_count() const
@@ -226,13 +227,25 @@ std::size_t LoopDriver::notifier_count() const
 void LoopDriver::check_notifiers() const
 {
     if (notifiers_.empty()) {
+        checks_owed_ = 0;
+        return;
+    }
+    if (checks_owed_ == 0) {
         return;
     }
     const auto now = std::chrono::steady_clock::now();
     if (now < next_check_) {
+        // Throttled: but the thread may sleep now, so check a bit later.
+        if (!recheck_->isActive()) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(next_check_ - now);
+            recheck_->start(static_cast<int>(left.count()) + 1);
+        }
         return;
     }
     next_check_ = now + std::chrono::milliseconds(10);
+    if (--checks_owed_ > 0 && !recheck_->isActive()) {
+        recheck_->start(10);
+    }
     std::vector<std::int32_t> invalid;
     for (auto &entry : notifiers_) {
         Watch &w = entry.second;
@@ -271,6 +284,7 @@ bool LoopDriver::event(QEvent *event)
 {
     if (event->type() == tick_event_type()) {
         check_notifiers();
+        checks_owed_ = 2;
         sink_->on_tick();
         return true;
     }
@@ -293,6 +307,7 @@ void LoopDriver::dispose() const
         entry.second.notifier->setEnabled(false);
         entry.second.wanted = false;
     }
+    recheck_->stop();
 }
 
 void dispose_loop_driver(std::unique_ptr<LoopDriver> driver)

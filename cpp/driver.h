@@ -43,8 +43,9 @@ private:
 // (CLOCK_MONOTONIC, nanoseconds) watched by a QSocketNotifier on Linux, else
 // a single-shot precise QTimer armed for the wait rounded up to whole ms.
 // One QSocketNotifier per watched fd and direction is the reactor: when one
-// fires it is disabled and Rust is told; Rust enables it again when it wants
-// to hear of that fd again.
+// fires Rust is told, and Rust turns it off or on (watch_fd) as listeners
+// come and go. Qt's dispatcher silently disables a notifier whose fd was
+// closed; check_notifiers() finds those and tells Rust.
 class LoopDriver : public QObject {
 public:
     explicit LoopDriver(rust::Box<DriverSink> sink);
@@ -76,6 +77,7 @@ private:
 
     rust::Box<DriverSink> sink_;
     QTimer *timer_;
+    QTimer *recheck_; // see checks_owed_
     int timerfd_ = -1;
     QSocketNotifier *timer_notifier_ = nullptr;
     std::shared_ptr<LoopWaker> waker_;
@@ -86,10 +88,11 @@ private:
     };
     // key: fd * 2 + dir
     mutable std::unordered_map<std::uint64_t, Watch> notifiers_;
-    // The notifier whose activation is being delivered (deleted later, not
-    // inside its own signal).
-    mutable QSocketNotifier *activating_ = nullptr;
     mutable bool deferred_ = false;
+    // Checks owed since Rust code last ran (it may have closed a watched
+    // fd): one now, and one after Qt's next poll, which is when Qt disables
+    // such a notifier. recheck_ runs those the throttle put off.
+    mutable int checks_owed_ = 0;
     // check_notifiers() runs at most every 10 ms (its cost grows with fds).
     mutable std::chrono::steady_clock::time_point next_check_ {};
 };

@@ -182,6 +182,11 @@ impl<F: Future> Future for Timeout<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if let When::Invalid(e) = &this.sleep.when {
+            // As documented: before `fut` is even polled.
+            log::error!("qtloop::timeout: {e}; the timeout elapses at once");
+            return Poll::Ready(Err(Elapsed));
+        }
         if let Poll::Ready(v) = this.fut.poll(cx) {
             return Poll::Ready(Ok(v));
         }

@@ -10,9 +10,10 @@
 //! does not wake the loop again and again; after waking waiters it stays on
 //! until it fires with nobody waiting (see [`IoRegistry::ready`]).
 //!
-//! Readiness never runs user code at once. A ready callback is queued on the
-//! ready FIFO ([`IoEvent`]) and runs in iteration order like `call_soon`;
-//! waiters are woken, which queues their tasks on the same FIFO.
+//! Readiness never jumps the queue: a ready callback is queued on the ready
+//! FIFO ([`IoEvent`]) and runs in iteration order like `call_soon`; waiters
+//! are woken, which queues their tasks on the same FIFO (the core then
+//! dispatches at once, from the notifier's signal).
 
 use std::panic::Location;
 use std::rc::Rc;
@@ -89,6 +90,20 @@ pub(crate) struct IoRegistry {
     next_waiter: u64,
     /// Directions with a notifier (for `close`).
     live: usize,
+    /// Waiters dropped by [`release`](Self::release) (their fd went away),
+    /// until they ask ([`wait_state`](Self::wait_state)) or give up.
+    released: Vec<u64>,
+}
+
+/// Where a waiter stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitState {
+    /// Still waiting.
+    Waiting,
+    /// The fd was seen ready.
+    Ready,
+    /// The fd was released (closed) while it waited.
+    Released,
 }
 
 impl IoRegistry {
@@ -104,6 +119,24 @@ impl IoRegistry {
         self.fds
             .get_mut(usize::try_from(fd).ok()?)
             .map(|w| &mut w[dir as usize])
+    }
+
+    /// A watch that nobody listened to starts listening: tell the driver
+    /// even if the registry thinks its notifier is on (Qt may have turned
+    /// it off behind our back, for an fd that was closed and reused).
+    fn wake_up(&mut self, fd: Fd, dir: Direction, was_idle: bool) -> NotifierChange {
+        let change = self.settle(fd, dir);
+        match (was_idle, change) {
+            (true, NotifierChange::None) if self.get(fd, dir).is_some_and(|w| w.enabled) => {
+                NotifierChange::Enable(true)
+            }
+            _ => change,
+        }
+    }
+
+    fn is_idle(&mut self, fd: Fd, dir: Direction) -> bool {
+        self.get(fd, dir)
+            .is_none_or(|w| w.callback.is_none() && w.waiters.is_empty())
     }
 
     /// Brings the notifier in line with who listens. A notifier nobody
@@ -139,9 +172,10 @@ impl IoRegistry {
         let w = self.watch(fd, dir);
         let old = w.callback.replace(IoCallback { f, at, gen });
         // A run queued for the old callback is stale now; the new one
-        // listens at once.
+        // listens at once. The driver is always told (rare, and the fd may
+        // be a new one under an old number whose notifier Qt turned off).
         w.queued = false;
-        (old, self.settle(fd, dir))
+        (old, self.wake_up(fd, dir, true))
     }
 
     /// Removes the callback of `fd`/`dir`.
@@ -194,12 +228,13 @@ impl IoRegistry {
             self.next_waiter += 1;
             self.next_waiter
         });
+        let was_idle = self.is_idle(fd, dir);
         let w = self.watch(fd, dir);
         match w.waiters.iter_mut().find(|(k, _)| *k == key) {
             Some((_, old)) => old.clone_from(waker),
             None => w.waiters.push((key, waker.clone())),
         }
-        (key, self.settle(fd, dir))
+        (key, self.wake_up(fd, dir, was_idle))
     }
 
     /// Forgets a waiter (its future was dropped or completed).
@@ -209,6 +244,9 @@ impl IoRegistry {
         dir: Direction,
         key: u64,
     ) -> (Option<Waker>, NotifierChange) {
+        if let Some(i) = self.released.iter().position(|&k| k == key) {
+            self.released.swap_remove(i);
+        }
         let Some(w) = self.get(fd, dir) else {
             return (None, NotifierChange::None);
         };
@@ -220,10 +258,16 @@ impl IoRegistry {
         (old, self.settle(fd, dir))
     }
 
-    /// Whether the waiter `key` is still waiting (not yet woken).
-    pub(crate) fn is_waiting(&mut self, fd: Fd, dir: Direction, key: u64) -> bool {
-        self.get(fd, dir)
-            .is_some_and(|w| w.waiters.iter().any(|(k, _)| *k == key))
+    /// Where the waiter `key` stands; `Released` is reported once.
+    pub(crate) fn wait_state(&mut self, fd: Fd, dir: Direction, key: u64) -> WaitState {
+        if let Some(i) = self.released.iter().position(|&k| k == key) {
+            self.released.swap_remove(i);
+            return WaitState::Released;
+        }
+        match self.get(fd, dir) {
+            Some(w) if w.waiters.iter().any(|(k, _)| *k == key) => WaitState::Waiting,
+            _ => WaitState::Ready,
+        }
     }
 
     /// The driver saw `fd`/`dir` ready. Returns the wakers to wake, the
@@ -293,7 +337,11 @@ impl IoRegistry {
         for dir in [Direction::Read, Direction::Write] {
             let Some(w) = self.get(fd, dir) else { continue };
             callbacks.extend(w.callback.take());
-            wakers.extend(w.waiters.drain(..).map(|(_, wk)| wk));
+            let waiters = std::mem::take(&mut w.waiters);
+            for (key, wk) in waiters {
+                self.released.push(key);
+                wakers.push(wk);
+            }
             if self.release_one(fd, dir) == NotifierChange::Remove {
                 removed.push(dir);
             }

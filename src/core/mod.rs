@@ -343,9 +343,10 @@ impl Core {
         Ok(key)
     }
 
-    /// Whether the waiter `key` still waits (false once woken).
-    pub fn fd_waiting(&self, fd: Fd, dir: Direction, key: u64) -> bool {
-        self.io.borrow_mut().is_waiting(fd, dir, key)
+    /// Where the waiter `key` stands: waiting, woken by readiness, or
+    /// woken because its fd was released (reported once).
+    pub fn fd_wait_state(&self, fd: Fd, dir: Direction, key: u64) -> io::WaitState {
+        self.io.borrow_mut().wait_state(fd, dir, key)
     }
 
     /// Forgets the waiter `key` (its future is gone).
@@ -356,7 +357,8 @@ impl Core {
     }
 
     /// Forgets `fd` entirely, deleting its notifiers: call it before the
-    /// fd is closed. Waiters are woken (they find the fd gone).
+    /// fd is closed. Its waiters are woken and find `WaitState::Released`;
+    /// its callbacks are dropped.
     pub fn release_fd(&self, fd: Fd) {
         let (callbacks, wakers, removed) = self.io.borrow_mut().release(fd);
         for dir in removed {
@@ -578,7 +580,9 @@ impl Core {
             return; // a tick will come, and its dispatch plans the rest
         }
         if !self.ready.borrow().is_empty() {
-            self.request_tick();
+            // Posted, not deferred: a nested loop that is not Qt's (a GTK
+            // dialog's g_main_loop) would never flush a deferred tick.
+            self.post_tick();
         } else {
             self.plan_timer(false);
         }

@@ -492,7 +492,7 @@ fn waiters_are_woken_once_and_dropped_waiters_stop_listening() {
     core.cancel_fd_wait(9, Write, k2);
     fire(&core, &log, 9, Write);
     assert_eq!(woken.load(Ordering::SeqCst), 1, "k2 was dropped before");
-    assert!(!core.fd_waiting(9, Write, k1));
+    assert_eq!(core.fd_wait_state(9, Write, k1), io::WaitState::Ready);
     assert_eq!(
         notifier(&log, 9, Write),
         Some(true),
@@ -597,7 +597,10 @@ fn work_scheduled_during_a_dispatch_posts_no_tick_unless_a_nested_loop_waits() {
         [0, 1, 2],
         "the dispatch ran what it scheduled"
     );
-    assert_eq!(log.ticks.get(), ticks, "no tick was posted for it");
+    // One tick at most: posted before user code runs with more work ready
+    // (its nested loop, if it spins one, may not be Qt's); the wakes
+    // themselves were deferred.
+    assert_eq!(log.ticks.get(), ticks + 1, "one tick for the dispatch");
     assert_eq!(log.deferred.get(), 1, "deferred once");
     // A callback that spins a nested loop: the loop flushes the deferred
     // tick before it waits, and that tick's dispatch runs the work.

@@ -1,10 +1,13 @@
 //! The Qt driver (DESIGN.md floor 2): the only code that touches C++.
 //!
 //! A `LoopDriver` QObject lives in the loop's thread: a custom posted event
-//! means "run iterations", one single-shot `Qt::PreciseTimer` QTimer means
-//! "the earliest deadline is due". Because it is an ordinary QObject, it
-//! keeps working in nested Qt loops (`QDialog::exec`, `QMenu::exec`, drag
-//! and drop) and when the application calls Qt's `exec()` itself.
+//! means "run iterations"; a `timerfd` watched by a `QSocketNotifier` (or,
+//! without one, a single-shot `Qt::PreciseTimer` rounded up to whole
+//! milliseconds) means "the earliest deadline is due"; one
+//! `QSocketNotifier` per watched fd and direction reports readiness.
+//! Because it is an ordinary QObject, it keeps working in nested Qt loops
+//! (`QDialog::exec`, `QMenu::exec`, drag and drop) and when the application
+//! calls Qt's `exec()` itself.
 
 pub(crate) use crate::bridge::driver as ffi;
 pub(crate) mod sink;

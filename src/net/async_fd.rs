@@ -10,7 +10,7 @@ use std::task::{ready, Context, Poll};
 
 use futures::io::{AsyncRead, AsyncWrite};
 
-use crate::core::io::Direction;
+use crate::core::io::{Direction, WaitState};
 use crate::error::Error;
 use crate::runtime::event_loop::{get_event_loop, LoopInner};
 
@@ -28,7 +28,8 @@ use crate::runtime::event_loop::{get_event_loop, LoopInner};
 ///
 /// One task may wait for reading and one for writing at a time (as in
 /// tokio): of two tasks reading the same `Async` at once, only the last to
-/// poll is woken.
+/// poll is woken. Wrap each fd in one `Async`: dropping it forgets the fd
+/// in the loop (the readers of `add_reader` on that fd too).
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
@@ -54,6 +55,16 @@ pub struct Async<T: AsFd> {
 
 pub(crate) fn loop_error(e: Error) -> io::Error {
     io::Error::other(e)
+}
+
+/// What a finished wait means for the waiter.
+fn outcome(state: WaitState) -> io::Result<()> {
+    match state {
+        WaitState::Released => Err(io::Error::other(
+            "the fd was closed while the loop waited on it",
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl<T: AsFd> Async<T> {
@@ -107,15 +118,18 @@ impl<T: AsFd> Async<T> {
         let inner = self.inner()?;
         let core = &inner.core;
         let slot = &self.keys[dir as usize];
-        match slot.get() {
-            Some(key) if core.fd_waiting(self.fd, dir, key) => {
+        match slot
+            .get()
+            .map(|key| (key, core.fd_wait_state(self.fd, dir, key)))
+        {
+            Some((key, WaitState::Waiting)) => {
                 core.wait_fd(self.fd, dir, Some(key), cx.waker())
                     .map_err(loop_error)?;
                 Poll::Pending
             }
-            Some(_) => {
+            Some((_, state)) => {
                 slot.set(None);
-                Poll::Ready(Ok(()))
+                Poll::Ready(outcome(state))
             }
             None => {
                 let key = core
@@ -222,9 +236,10 @@ impl<T: AsFd> Future for Readiness<'_, T> {
         let core = &inner.core;
         let (fd, dir) = (self.io.fd, self.dir);
         if let Some(key) = self.key {
-            if !core.fd_waiting(fd, dir, key) {
+            let state = core.fd_wait_state(fd, dir, key);
+            if state != WaitState::Waiting {
                 self.key = None;
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(outcome(state));
             }
         }
         let key = core

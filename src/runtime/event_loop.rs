@@ -343,12 +343,16 @@ impl EventLoop {
         F::Output: 'static,
     {
         self.check_can_run()?;
-        let stopper = StopOnDrop(Rc::downgrade(&self.inner));
+        let armed = Rc::new(std::cell::Cell::new(true));
+        let stopper = StopOnDrop(Rc::downgrade(&self.inner), armed.clone());
         let mut task = self.create_task(async move {
             let _stop_when_done = stopper;
             fut.await
         });
         self.run_forever()?;
+        // A future that finishes after this call returned must not stop a
+        // later, unrelated run (asyncio removes its done-callback too).
+        armed.set(false);
         match task.take_output() {
             Some(r) => r.map_err(Error::from),
             None => Err(Error::StoppedBeforeComplete),
@@ -527,10 +531,15 @@ impl std::fmt::Debug for EventLoop {
     }
 }
 
-struct StopOnDrop(Weak<LoopInner>);
+/// Stops the loop when `run_until_complete`'s future is done, while that
+/// call is still running (the flag).
+struct StopOnDrop(Weak<LoopInner>, Rc<std::cell::Cell<bool>>);
 
 impl Drop for StopOnDrop {
     fn drop(&mut self) {
+        if !self.1.get() {
+            return;
+        }
         if let Some(inner) = self.0.upgrade() {
             inner.core.stop();
         }

@@ -11,6 +11,8 @@ cases!(edges:
     the_paused_clock_never_wraps_or_goes_back,
     a_sleep_past_the_end_of_time_does_not_spin,
     huge_periods_saturate,
+    a_nan_timeout_elapses_at_once,
+    a_future_left_by_stopped_run_until_complete_does_not_stop_a_later_run,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -84,5 +86,39 @@ fn huge_periods_saturate() {
     lp.run_until_complete(qtloop::sleep(0.05)).unwrap().unwrap();
     task.stop();
     assert_eq!(task.set_us_period(0), Err(qtloop::Error::InvalidPeriod));
+    lp.close().unwrap();
+}
+
+fn a_nan_timeout_elapses_at_once() {
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(qtloop::timeout(f64::NAN, async { 1 }))
+        .unwrap();
+    assert_eq!(
+        r,
+        Err(qtloop::Elapsed),
+        "as documented, even for a ready future"
+    );
+    let r = lp
+        .run_until_complete(qtloop::timeout(f64::INFINITY, async { 1 }))
+        .unwrap();
+    assert_eq!(r, Err(qtloop::Elapsed));
+    lp.close().unwrap();
+}
+
+fn a_future_left_by_stopped_run_until_complete_does_not_stop_a_later_run() {
+    let lp = EventLoop::new().unwrap();
+    let l = lp.clone();
+    lp.call_soon(move || l.stop()).unwrap();
+    // Stopped before its 50 ms sleep ends; the task stays on the loop.
+    let r = lp.run_until_complete(qtloop::sleep(0.05));
+    assert_eq!(r.err(), Some(qtloop::Error::StoppedBeforeComplete));
+    // The first future finishes during this run: it must not stop it.
+    let t0 = std::time::Instant::now();
+    lp.run_until_complete(qtloop::sleep(0.2)).unwrap().unwrap();
+    assert!(
+        t0.elapsed() >= Duration::from_millis(190),
+        "the later run was stopped early"
+    );
     lp.close().unwrap();
 }

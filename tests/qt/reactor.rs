@@ -34,6 +34,8 @@ cases!(reactor:
     a_reader_that_removes_itself_and_panics_in_drop,
     panicking_drops_at_close_are_reported_one_by_one,
     dropping_the_loop_with_live_sockets_frees_the_thread,
+    a_closed_fd_is_reported_without_any_other_wake_up,
+    a_waiter_whose_fd_is_released_gets_an_error,
 );
 
 struct PanicOnDrop(&'static str);
@@ -56,10 +58,23 @@ fn record_panics(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {
     seen
 }
 
-/// CPU time (user + system) of this thread.
+/// CPU time of this thread: the scheduler's own nanoseconds on CPU
+/// (`/proc/thread-self/schedstat`; rustix's vDSO clock does not run under
+/// valgrind, which `scripts/leakcheck` uses).
 pub fn thread_cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    let stat = std::fs::read_to_string("/proc/thread-self/schedstat").expect("schedstat");
+    let ns = stat
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .expect("on-CPU ns");
+    Duration::from_nanos(ns)
+}
+
+/// Whether CPU and latency bounds apply: not under valgrind
+/// (`scripts/leakcheck` runs the close cases there, 20-50 times slower).
+pub fn timing_bounds_apply() -> bool {
+    std::env::var_os("QTLOOP_UNDER_VALGRIND").is_none()
 }
 
 /// Runs `lp` for `secs` and returns the loop thread's CPU share (0..1).
@@ -398,7 +413,7 @@ fn fd_closed_under_a_reader_is_reported_and_does_not_spin() {
     );
     assert_eq!(lp.watched_fds(), 0);
     assert!(
-        share < 0.2,
+        share < 0.2 || !timing_bounds_apply(),
         "a closed fd made the loop spin: {:.0} % of a core",
         share * 100.0
     );
@@ -565,4 +580,63 @@ fn dropping_the_loop_with_live_sockets_frees_the_thread() {
     let lp = EventLoop::new().expect("the dropped loop freed the thread");
     lp.close().unwrap();
     assert!(fds() <= before + 1, "fds leaked: {} -> {}", before, fds());
+}
+
+fn a_closed_fd_is_reported_without_any_other_wake_up() {
+    let lp = EventLoop::new().unwrap();
+    let (tx, rx) = futures::channel::oneshot::channel::<String>();
+    let tx = RefCell::new(Some(tx));
+    lp.set_exception_handler(Some(
+        move |_: &EventLoop, ctx: &qtloop::ExceptionContext| {
+            if let Some(tx) = tx.borrow_mut().take() {
+                let _ = tx.send(ctx.message.clone());
+            }
+        },
+    ));
+    let (_a, b) = UnixStream::pair().unwrap();
+    lp.add_reader(b.as_raw_fd(), || {}).unwrap();
+    lp.call_soon(move || drop(b)).unwrap(); // closed behind the loop's back
+                                            // Nothing else is scheduled: only the driver's own recheck can notice.
+    let h = lp.handle();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(3));
+        h.stop();
+    });
+    let t0 = Instant::now();
+    let msg = lp
+        .run_until_complete(rx)
+        .expect("reported before the 3 s stop")
+        .unwrap();
+    assert!(
+        msg.contains("was closed while the loop watched it"),
+        "{msg}"
+    );
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_millis(500) || !timing_bounds_apply(),
+        "reported after {took:?}"
+    );
+    lp.close().unwrap();
+}
+
+fn a_waiter_whose_fd_is_released_gets_an_error() {
+    let lp = EventLoop::new().unwrap();
+    let (_a, b) = UnixStream::pair().unwrap();
+    let r = lp
+        .run_until_complete(async move {
+            let waiting = qtloop::net::Async::new(&b).unwrap();
+            let other = qtloop::net::Async::new(&b).unwrap();
+            let (res, ()) = futures::join!(waiting.readable(), async move {
+                qtloop::sleep(0.01).await.unwrap();
+                drop(other); // forgets the fd in the loop: the waiter is told
+            });
+            res
+        })
+        .unwrap();
+    let err = r.expect_err("a released fd is not 'ready'");
+    assert!(
+        err.to_string().contains("closed while the loop waited"),
+        "{err}"
+    );
+    lp.close().unwrap();
 }
