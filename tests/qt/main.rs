@@ -103,6 +103,14 @@ pub fn register_parked_job(name: &str, dropped: &std::rc::Rc<std::cell::Cell<boo
     });
 }
 
+/// Runs `fut` to its end on a fresh loop, which is closed afterwards.
+pub fn run_on_a_new_loop<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
+    let lp = qtloop::EventLoop::new().unwrap();
+    let out = lp.run_until_complete(fut).unwrap();
+    lp.close().unwrap();
+    out
+}
+
 /// Panics printed in the current case (many cases panic on purpose).
 /// Waits for `child` to exit, at most `limit`; past it, kills it and fails
 /// the case, naming `what`.

@@ -31,12 +31,7 @@ cases!(net:
     unix_connect_to_a_full_backlog_is_an_error,
 );
 
-fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
-    let lp = EventLoop::new().unwrap();
-    let out = lp.run_until_complete(fut).unwrap();
-    lp.close().unwrap();
-    out
-}
+use crate::run_on_a_new_loop as run;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()

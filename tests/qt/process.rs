@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use qtloop::process::{Command, Stdio};
-use qtloop::EventLoop;
 
 cases!(process:
     sixty_four_mib_through_cat,
@@ -20,12 +19,7 @@ cases!(process:
     the_sigchld_fallback_waits_without_a_pidfd,
 );
 
-fn run<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
-    let lp = EventLoop::new().unwrap();
-    let out = lp.run_until_complete(fut).unwrap();
-    lp.close().unwrap();
-    out
-}
+use crate::run_on_a_new_loop as run;
 
 /// Zombie children of this process (state Z in /proc/<pid>/stat).
 fn zombies() -> usize {
