@@ -11,6 +11,25 @@ thread_local! {
     static CURRENT_TASK: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
+/// A number for this thread, unique in the process (cheap, unlike
+/// `thread::current().id()`): who owns a loop's `!Send` futures.
+#[inline]
+pub(crate) fn thread_token() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static TOKEN: Cell<u64> = const { Cell::new(0) };
+    }
+    TOKEN
+        .try_with(|t| {
+            if t.get() == 0 {
+                t.set(NEXT.fetch_add(1, Ordering::Relaxed));
+            }
+            t.get()
+        })
+        .unwrap_or(0)
+}
+
 /// The id of this thread's open loop (0 if none). Cheap.
 #[inline]
 pub(crate) fn current_id() -> u64 {

@@ -44,14 +44,18 @@ pub(crate) enum ExecutorSlot {
 /// The thread-safe part of a loop, shared with `LoopHandle`s and tasks.
 pub(crate) struct Remote {
     pub(crate) id: u64,
+    /// The loop thread's [`context::thread_token`].
+    pub(crate) owner: u64,
     pub(crate) inbox: Arc<Inbox>,
     pub(crate) closed: AtomicBool,
 }
 
 impl Remote {
-    pub(crate) fn scheduler(&self) -> Scheduler {
+    pub(crate) fn scheduler(&self, send: bool) -> Scheduler {
         Scheduler {
             loop_id: self.id,
+            owner: self.owner,
+            send,
             inbox: self.inbox.clone(),
         }
     }
@@ -160,19 +164,33 @@ impl SinkTarget for LoopInner {
 }
 
 impl Drop for LoopInner {
-    /// A loop dropped without `close()`: refuse further posts, drop what is
-    /// queued, and free the thread for a new loop.
+    /// A loop dropped without `close()` closes: its tasks are cancelled
+    /// (a parked task holds its own waker, so nothing else would ever drop
+    /// it), queued work is dropped, and the thread is free for a new loop.
     fn drop(&mut self) {
+        self.shut();
+    }
+}
+
+impl LoopInner {
+    /// `close()` once it is allowed: cancels the tasks (their futures are
+    /// dropped here, on the loop thread), stops the default executor from
+    /// taking work, drops what is queued and frees the thread.
+    fn shut(&self) {
+        let tasks: Vec<_> = self.tasks.borrow().values().cloned().collect();
+        for t in &tasks {
+            t.request_cancel();
+        }
         self.remote.closed.store(true, Ordering::Release);
+        // Like asyncio: the pool stops taking work, but close() never waits
+        // for a job (one that never returns cannot hang the application).
         if let ExecutorSlot::Set(ex) = self.executor.replace(ExecutorSlot::ShutDown) {
             ex.shutdown(false, false);
         }
         self.core.close();
         context::clear_current(self.remote.id);
     }
-}
 
-impl LoopInner {
     pub(crate) fn driver_notifiers(&self) -> usize {
         self.driver.notifier_count()
     }
@@ -255,6 +273,7 @@ impl EventLoop {
             );
             let remote = Arc::new(Remote {
                 id,
+                owner: context::thread_token(),
                 inbox: core.inbox().clone(),
                 closed: AtomicBool::new(false),
             });
@@ -326,7 +345,7 @@ impl EventLoop {
         F: Future + 'static,
         F::Output: 'static,
     {
-        let (runnable, task) = task::spawn_local(self.inner.remote.scheduler(), fut);
+        let (runnable, task) = task::spawn_local(self.inner.remote.scheduler(false), fut);
         runnable.schedule();
         task
     }
@@ -401,18 +420,7 @@ impl EventLoop {
         if self.core().is_closed() {
             return Ok(());
         }
-        let tasks: Vec<_> = self.inner.tasks.borrow().values().cloned().collect();
-        for t in &tasks {
-            t.request_cancel();
-        }
-        self.inner.remote.closed.store(true, Ordering::Release);
-        // Like asyncio: the pool stops taking work, but close() never waits
-        // for a job (one that never returns cannot hang the application).
-        if let ExecutorSlot::Set(ex) = self.inner.executor.replace(ExecutorSlot::ShutDown) {
-            ex.shutdown(false, false);
-        }
-        self.core().close();
-        context::clear_current(self.inner.remote.id);
+        self.inner.shut();
         Ok(())
     }
 

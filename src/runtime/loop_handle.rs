@@ -34,7 +34,7 @@ impl LoopHandle {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        let (runnable, task) = task::spawn_send(self.remote.scheduler(), fut);
+        let (runnable, task) = task::spawn_send(self.remote.scheduler(true), fut);
         runnable.schedule();
         task
     }

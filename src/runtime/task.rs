@@ -144,6 +144,11 @@ pin_project! {
             if *this.registered {
                 deregister(*this.loop_id, this.state.id);
             }
+            // Dropped before it ended (its loop closed): cancelled.
+            let _ = this.state.status.compare_exchange(
+                TaskStatus::Pending as u8, TaskStatus::Cancelled as u8, Ordering::AcqRel, Ordering::Acquire);
+            let _ = this.state.status.compare_exchange(
+                TaskStatus::Running as u8, TaskStatus::Cancelled as u8, Ordering::AcqRel, Ordering::Acquire);
         }
     }
 }
@@ -233,29 +238,45 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
     TaskError::Panicked(msg)
 }
 
-/// Where a task's runnable goes when it is woken.
+/// Where a task's runnable goes when it is woken, and who may drop it.
+///
+/// This is the one answer to "who may poll or drop this future": a task's
+/// future is polled only on its loop's thread (the owner, by thread token);
+/// once the loop is closed, a woken task is dropped (cancelled) where it is
+/// woken if that is the owner thread, or any thread for a `Send` future.
+/// A `!Send` future woken on another thread after the close cannot be
+/// dropped safely: it is leaked, and said so in the log.
 #[derive(Clone)]
 pub(crate) struct Scheduler {
     pub(crate) loop_id: u64,
+    pub(crate) owner: u64,
+    pub(crate) send: bool,
     pub(crate) inbox: Arc<Inbox>,
 }
 
 impl Scheduler {
     fn schedule(&self, r: async_task::Runnable) {
-        if context::current_id() == self.loop_id {
-            if let Some(inner) = context::current() {
-                if !inner.core.is_closed() {
+        if context::thread_token() == self.owner {
+            match context::current() {
+                Some(inner) if context::current_id() == self.loop_id && !inner.core.is_closed() => {
                     inner.core.schedule_runnable(r);
                 }
-                // A closed loop: dropping the runnable here drops the future
-                // on its own thread.
-                return;
+                // The loop is closed (or gone): dropping the runnable
+                // cancels the task, on its own thread.
+                _ => drop(r),
             }
+            return;
         }
         if let Err(Posted::Task(r)) = self.inbox.post(Posted::Task(r)) {
-            // The loop is closed and this is another thread: a local future
-            // must not be dropped here, so the task is leaked instead.
-            std::mem::forget(r);
+            if self.send {
+                drop(r); // closed; a Send future may be dropped anywhere
+            } else {
+                log::warn!(
+                    "qtloop: a task of a closed loop was woken on another thread; \
+                     its !Send future cannot be dropped there and is leaked"
+                );
+                std::mem::forget(r);
+            }
         }
     }
 }
@@ -268,7 +289,7 @@ impl Scheduler {
 /// keeps running; a panic that nobody awaits then goes to the loop's
 /// exception handler ("Task exception was never retrieved").
 pub struct Task<T> {
-    raw: Option<async_task::Task<Result<T, TaskError>>>,
+    raw: Option<async_task::FallibleTask<Result<T, TaskError>>>,
     state: Arc<TaskState>,
 }
 
@@ -395,7 +416,12 @@ impl<T> Future for Task<T> {
         };
         match Pin::new(raw).poll(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(r) => {
+            // The loop dropped the task before it ended (closed).
+            Poll::Ready(None) => {
+                self.raw = None;
+                Poll::Ready(Err(TaskError::Cancelled))
+            }
+            Poll::Ready(Some(r)) => {
                 self.raw = None;
                 if r.is_err() {
                     lock(&self.state.unretrieved).take();
@@ -451,7 +477,7 @@ where
     (
         runnable,
         Task {
-            raw: Some(raw),
+            raw: Some(raw.fallible()),
             state,
         },
     )
@@ -468,7 +494,7 @@ where
     (
         runnable,
         Task {
-            raw: Some(raw),
+            raw: Some(raw.fallible()),
             state,
         },
     )

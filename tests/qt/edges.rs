@@ -3,8 +3,13 @@
 
 use std::time::Duration;
 
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use qtloop::qi::PeriodicTask;
-use qtloop::EventLoop;
+use qtloop::{EventLoop, TaskError};
 
 cases!(edges:
     a_huge_dispatch_budget_saturates,
@@ -13,6 +18,10 @@ cases!(edges:
     huge_periods_saturate,
     a_nan_timeout_elapses_at_once,
     a_future_left_by_stopped_run_until_complete_does_not_stop_a_later_run,
+    a_task_awaited_after_its_loop_closed_is_cancelled,
+    tasks_spawned_on_a_closed_loop_are_cancelled_at_once,
+    a_task_that_closes_its_own_loop_is_dropped,
+    dropping_a_loop_without_close_drops_its_parked_tasks,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -121,4 +130,90 @@ fn a_future_left_by_stopped_run_until_complete_does_not_stop_a_later_run() {
         "the later run was stopped early"
     );
     lp.close().unwrap();
+}
+
+fn a_task_awaited_after_its_loop_closed_is_cancelled() {
+    let lp = EventLoop::new().unwrap();
+    let mut task = lp.create_task(qtloop::sleep(10.0));
+    let abort = task.abort_handle();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap(); // it parks
+    lp.close().unwrap();
+    assert!(task.is_done() && task.is_cancelled() && abort.is_done());
+    // It used to panic "Task polled after completion".
+    assert_eq!(task.take_output(), Some(Err(TaskError::Cancelled)));
+    let task2 = {
+        let lp = EventLoop::new().unwrap();
+        let t = lp.create_task(qtloop::sleep(10.0));
+        lp.close().unwrap();
+        t
+    };
+    assert_eq!(
+        futures::executor::block_on(task2),
+        Err(TaskError::Cancelled)
+    );
+}
+
+fn tasks_spawned_on_a_closed_loop_are_cancelled_at_once() {
+    let lp = EventLoop::new().unwrap();
+    let handle = lp.handle();
+    lp.close().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let task = lp.create_task(crate::guarded(&dropped, std::future::pending::<()>()));
+    assert!(
+        dropped.get(),
+        "the future was dropped at once, on its thread"
+    );
+    assert!(task.is_cancelled());
+    assert_eq!(futures::executor::block_on(task), Err(TaskError::Cancelled));
+    // From another thread, a Send future.
+    let sent_dropped = Arc::new(AtomicBool::new(false));
+    let flag = sent_dropped.clone();
+    let task = std::thread::spawn(move || {
+        struct Flag(Arc<AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let f = Flag(flag);
+        handle.spawn(async move {
+            let _f = f;
+            std::future::pending::<()>().await
+        })
+    })
+    .join()
+    .unwrap();
+    assert!(sent_dropped.load(Ordering::SeqCst), "not leaked");
+    assert_eq!(futures::executor::block_on(task), Err(TaskError::Cancelled));
+}
+
+fn a_task_that_closes_its_own_loop_is_dropped() {
+    let lp = EventLoop::new().unwrap();
+    let dropped = Rc::new(Cell::new(false));
+    let nested = Rc::new(qtloop::qt::NestedEventLoop::new());
+    let (l, n) = (lp.clone(), nested.clone());
+    // Driven by a plain Qt loop (not run_forever), so close() is allowed.
+    lp.create_task(crate::guarded(&dropped, async move {
+        l.close().unwrap();
+        n.exit();
+        std::future::pending::<()>().await
+    }));
+    nested.exec().unwrap();
+    assert!(lp.is_closed());
+    assert!(dropped.get(), "the task's future was leaked");
+}
+
+fn dropping_a_loop_without_close_drops_its_parked_tasks() {
+    let dropped = Rc::new(Cell::new(false));
+    {
+        let lp = EventLoop::new().unwrap();
+        // Parked on nothing but its own waker: only the loop can drop it.
+        lp.create_task(crate::guarded(&dropped, std::future::pending::<()>()));
+        lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    } // no close()
+    assert!(dropped.get(), "the parked task leaked");
+    EventLoop::new()
+        .expect("the thread is free")
+        .close()
+        .unwrap();
 }
