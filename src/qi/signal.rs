@@ -117,12 +117,18 @@ impl<T: Clone + Send + 'static> Signal<T> {
 
     /// Disconnects a link; returns whether it was connected.
     pub fn disconnect(&self, link: SignalLink) -> bool {
-        let (found, now_empty) = {
+        // The subscriber is dropped after the lock is released: its Drop
+        // may use this signal.
+        let (removed, now_empty) = {
             let mut subs = self.subs();
-            let before = subs.len();
-            subs.retain(|(l, _)| *l != link);
-            (subs.len() != before, subs.is_empty())
+            let removed = subs
+                .iter()
+                .position(|(l, _)| *l == link)
+                .map(|i| subs.remove(i));
+            (removed, subs.is_empty())
         };
+        let found = removed.is_some();
+        drop(removed);
         if found && now_empty {
             self.notify_subscribers(false);
         }
@@ -131,7 +137,9 @@ impl<T: Clone + Send + 'static> Signal<T> {
 
     /// Disconnects every subscriber.
     pub fn disconnect_all(&self) {
-        let had = !std::mem::take(&mut *self.subs()).is_empty();
+        let taken = std::mem::take(&mut *self.subs()); // the lock ends here
+        let had = !taken.is_empty();
+        drop(taken); // outside the lock: a subscriber's Drop may use the signal
         if had {
             self.notify_subscribers(false);
         }

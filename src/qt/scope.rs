@@ -58,9 +58,13 @@ impl TaskScope {
 
     /// Cancels every task of the scope.
     pub fn cancel_all(&self) {
-        for t in self.tasks.borrow_mut().drain(..) {
+        // Out of the RefCell first: cancelling may drop a future whose own
+        // Drop touches this scope.
+        let tasks = std::mem::take(&mut *self.tasks.borrow_mut());
+        for t in &tasks {
             t.cancel();
         }
+        drop(tasks);
     }
 
     /// How many of its tasks have not finished.

@@ -22,6 +22,7 @@ cases!(edges:
     tasks_spawned_on_a_closed_loop_are_cancelled_at_once,
     a_task_that_closes_its_own_loop_is_dropped,
     dropping_a_loop_without_close_drops_its_parked_tasks,
+    a_subscriber_whose_drop_uses_the_signal_does_not_deadlock,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -216,4 +217,38 @@ fn dropping_a_loop_without_close_drops_its_parked_tasks() {
         .expect("the thread is free")
         .close()
         .unwrap();
+}
+
+fn a_subscriber_whose_drop_uses_the_signal_does_not_deadlock() {
+    struct CountsOnDrop(qtloop::qi::Signal<i32>, Arc<AtomicBool>);
+    impl Drop for CountsOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.subscriber_count(); // takes the signal's lock
+            self.1.store(true, Ordering::SeqCst);
+        }
+    }
+    // On a thread of its own, so that a deadlock fails the case, not the run.
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sig = qtloop::qi::Signal::<i32>::new();
+        let (d1, d2) = (
+            Arc::new(AtomicBool::new(false)),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let g = CountsOnDrop(sig.clone(), d1.clone());
+        let link = sig.connect(move |_| {
+            let _ = &g;
+        });
+        assert!(sig.disconnect(link));
+        let g = CountsOnDrop(sig.clone(), d2.clone());
+        sig.connect(move |_| {
+            let _ = &g;
+        });
+        sig.disconnect_all();
+        let _ = done.send(d1.load(Ordering::SeqCst) && d2.load(Ordering::SeqCst));
+    });
+    let dropped = wait
+        .recv_timeout(Duration::from_secs(5))
+        .expect("disconnect deadlocked on a subscriber's Drop");
+    assert!(dropped, "the subscribers were dropped");
 }
