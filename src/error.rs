@@ -108,6 +108,16 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The message of a panic payload, which is then leaked rather than
+/// dropped: a payload whose own `Drop` panics must not unwind a second time
+/// through the loop, a worker thread or a task's guard (a payload is a few
+/// bytes, and panics are rare).
+pub fn into_panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    let msg = panic_message(&*payload);
+    std::mem::forget(payload);
+    msg
+}
+
 /// The message of a panic payload (`&str` or `String`), or a placeholder.
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {

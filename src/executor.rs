@@ -21,7 +21,7 @@ use std::thread::JoinHandle;
 use crossbeam_channel::{Receiver, Sender};
 use futures::task::AtomicWaker;
 
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 
 const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
@@ -80,8 +80,8 @@ impl<T: Send + 'static, F: FnOnce() -> T + Send + 'static> Job for TypedJob<T, F
             return false; // cancelled before it started
         }
         let state = self.state.clone();
-        let r =
-            catch_unwind(AssertUnwindSafe(self.f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+        let r = catch_unwind(AssertUnwindSafe(self.f))
+            .map_err(|p| Error::Panicked(into_panic_message(p)));
         idle.fetch_add(1, Ordering::AcqRel);
         state.finish(r, DONE);
         true

@@ -283,7 +283,7 @@ impl<L: LoopTask> BackgroundTask for LoopRunner<L> {
         let result = finish_result(body);
         match (result, fin) {
             (Err(e), _) => Err(e),
-            (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::panic_message(&*p))),
+            (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::into_panic_message(p))),
             (Ok(()), Ok(())) => Ok(()),
         }
     }
@@ -329,7 +329,7 @@ async fn drive_on_loop<L: LoopTask>(
     let fin = catch_unwind(AssertUnwindSafe(|| runner.task.loop_finalize(&ctx)));
     let result = match (result, fin) {
         (Err(e), _) => Err(e),
-        (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::panic_message(&*p))),
+        (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::into_panic_message(p))),
         (Ok(()), Ok(())) => Ok(()),
     };
     sh.set_phase(Phase::Finished(result));

@@ -45,7 +45,7 @@ pub use context::TaskContext;
 use context::{lock, Phase, RunState, Shared};
 pub use loop_task::{LoopRunner, LoopStats, LoopTask, MissedLoopPolicy};
 
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 use crate::qi::{self, Promise, Signal};
 use crate::runtime::context as rt_context;
 use crate::runtime::event_loop::get_event_loop;
@@ -387,7 +387,7 @@ where
     let mut task = match catch_unwind(AssertUnwindSafe(make)) {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => return sh.set_phase(Phase::InitFailed(e.to_string())),
-        Err(p) => return sh.set_phase(Phase::InitFailed(panic_message(&*p))),
+        Err(p) => return sh.set_phase(Phase::InitFailed(into_panic_message(p))),
     };
     *lock(&sh.settings) = task.initial_settings();
     *lock(&sh.status) = task.initial_status();
@@ -419,7 +419,7 @@ pub(crate) fn finish_result(
     match r {
         Ok(Ok(())) | Ok(Err(TaskFailure::Stopped)) => Ok(()),
         Ok(Err(e)) => Err(e),
-        Err(p) => Err(TaskFailure::Panicked(panic_message(&*p))),
+        Err(p) => Err(TaskFailure::Panicked(into_panic_message(p))),
     }
 }
 

@@ -30,7 +30,7 @@ impl DriverSink {
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&*target))) {
             log::error!(
                 "qtloop: internal panic in the Qt driver: {}",
-                crate::error::panic_message(&*p)
+                crate::error::into_panic_message(p)
             );
         }
     }

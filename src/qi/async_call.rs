@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::future::{Future, Promise};
 use crate::core::clock::IntoDelay;
-use crate::error::panic_message;
+use crate::error::into_panic_message;
 use crate::runtime::event_loop::get_event_loop;
 
 const WAITING: u8 = 0;
@@ -67,7 +67,7 @@ where
         }
         let _ = match catch_unwind(AssertUnwindSafe(f)) {
             Ok(v) => promise.set_value(v),
-            Err(p) => promise.set_error(panic_message(&*p)),
+            Err(p) => promise.set_error(into_panic_message(p)),
         };
     });
     match scheduled {

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use crate::core::clock::IntoDelay;
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
 use crate::runtime::exception::report_panic;
@@ -389,7 +389,7 @@ impl<T: Clone + Send + 'static> Future<T> {
         self.add_callback(move |fut| {
             let _ = match catch_unwind(AssertUnwindSafe(|| f(fut))) {
                 Ok(u) => p.set_value(u),
-                Err(e) => p.set_error(panic_message(&*e)),
+                Err(e) => p.set_error(into_panic_message(e)),
             };
         });
         out
@@ -409,7 +409,7 @@ impl<T: Clone + Send + 'static> Future<T> {
             let _ = match outcome {
                 Some(Outcome::Value(v)) => match catch_unwind(AssertUnwindSafe(|| f(v))) {
                     Ok(u) => p.set_value(u),
-                    Err(e) => p.set_error(panic_message(&*e)),
+                    Err(e) => p.set_error(into_panic_message(e)),
                 },
                 Some(Outcome::Error(m)) => p.set_error(m),
                 Some(Outcome::Canceled) | None => p.set_canceled(),

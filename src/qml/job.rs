@@ -216,7 +216,7 @@ impl AsyncJob {
             Ok(fut) => fut,
             Err(p) => {
                 report_panic(format!("Exception in AsyncJob `{name}`"), &*p);
-                self.fail(format!("panicked: {}", crate::error::panic_message(&*p)));
+                self.fail(format!("panicked: {}", crate::error::into_panic_message(p)));
                 return false;
             }
         };
@@ -226,7 +226,7 @@ impl AsyncJob {
                 Ok(r) => r,
                 Err(p) => {
                     report_panic(format!("Exception in AsyncJob `{label}`"), &*p);
-                    Err(format!("panicked: {}", crate::error::panic_message(&*p)))
+                    Err(format!("panicked: {}", crate::error::into_panic_message(p)))
                 }
             };
             let _ = thread.queue(move |obj| obj.complete(generation, outcome));

@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use futures::channel::oneshot;
 
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 
 /// Runs a blocking Qt call such as `dialog.exec()` from a task without
 /// freezing the others, and resolves with what it returned.
@@ -39,7 +39,8 @@ where
     let lp = crate::get_event_loop()?;
     let (tx, rx) = oneshot::channel();
     lp.call_soon(move || {
-        let r = catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(panic_message(&*p)));
+        let r =
+            catch_unwind(AssertUnwindSafe(f)).map_err(|p| Error::Panicked(into_panic_message(p)));
         let _ = tx.send(r);
     })?;
     // Dropped unsent only if the loop closed before the callback ran.

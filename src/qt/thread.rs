@@ -7,7 +7,7 @@ use cxx::UniquePtr;
 
 use crate::core::sync::lock;
 use crate::driver::ffi;
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 
 type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
 
@@ -73,7 +73,7 @@ impl<T> QThreadHandle<T> {
         let r = lock(&self.result).take();
         match r {
             Some(Ok(v)) => Ok(v),
-            Some(Err(p)) => Err(Error::Panicked(panic_message(&*p))),
+            Some(Err(p)) => Err(Error::Panicked(into_panic_message(p))),
             None => Err(Error::Qt("the QThread did not run".into())),
         }
     }

@@ -19,7 +19,7 @@ use crate::core::inbox::Inbox;
 use crate::core::io::{Direction, Fd};
 use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
-use crate::error::{panic_message, Error, Result};
+use crate::error::{into_panic_message, Error, Result};
 use crate::executor::ThreadPoolExecutor;
 
 type HandlerFn = dyn Fn(&EventLoop, &ExceptionContext);
@@ -96,7 +96,7 @@ impl Hooks for LoopHooks {
         if let Some(inner) = self.0.upgrade() {
             inner.call_exception_handler(ExceptionContext {
                 message: format!("Exception in callback {what}"),
-                panic: Some(panic_message(&*payload)),
+                panic: Some(into_panic_message(payload)),
                 callback: Some(what),
                 location: Some(at),
                 ..ExceptionContext::default()
@@ -211,7 +211,7 @@ impl LoopInner {
             // default one, with both the original and the new failure.
             default_handler(&ExceptionContext {
                 message: "Unhandled error in exception handler".into(),
-                panic: Some(panic_message(&*p)),
+                panic: Some(into_panic_message(p)),
                 context: Some(Box::new(ctx)),
                 ..ExceptionContext::default()
             });

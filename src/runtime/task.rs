@@ -16,7 +16,7 @@ use pin_project_lite::pin_project;
 use super::context;
 use super::exception::ExceptionContext;
 use crate::core::inbox::{Inbox, Posted};
-use crate::error::panic_message;
+use crate::error::into_panic_message;
 
 /// Why a task did not produce its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -224,7 +224,7 @@ impl<F: Future> Future for Guarded<F> {
 /// Records a task's panic: reported now if nobody holds the task, else
 /// kept until the handle sees it or is dropped.
 fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Send>) -> TaskError {
-    let msg = panic_message(&*p);
+    let msg = into_panic_message(p);
     if state.detached.load(Ordering::Acquire) {
         report_unretrieved(loop_id, state, msg.clone());
     } else {

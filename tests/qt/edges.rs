@@ -23,6 +23,7 @@ cases!(edges:
     a_task_that_closes_its_own_loop_is_dropped,
     dropping_a_loop_without_close_drops_its_parked_tasks,
     a_subscriber_whose_drop_uses_the_signal_does_not_deadlock,
+    a_panic_payload_whose_drop_panics_takes_nothing_down,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -251,4 +252,53 @@ fn a_subscriber_whose_drop_uses_the_signal_does_not_deadlock() {
         .recv_timeout(Duration::from_secs(5))
         .expect("disconnect deadlocked on a subscriber's Drop");
     assert!(dropped, "the subscribers were dropped");
+}
+
+/// A panic payload whose own `Drop` panics.
+struct NastyPayload;
+impl Drop for NastyPayload {
+    fn drop(&mut self) {
+        panic!("the payload's Drop panicked");
+    }
+}
+
+fn a_panic_payload_whose_drop_panics_takes_nothing_down() {
+    let lp = EventLoop::new().unwrap();
+    let reports = Rc::new(Cell::new(0));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, _: &qtloop::ExceptionContext| {
+        r.set(r.get() + 1)
+    }));
+    // A callback.
+    lp.call_soon(|| std::panic::panic_any(NastyPayload))
+        .unwrap();
+    // A task.
+    let task = lp.create_task(async { std::panic::panic_any::<NastyPayload>(NastyPayload) });
+    // A pool job (the worker must survive for the next one).
+    let pool = qtloop::ThreadPoolExecutor::new(1).unwrap();
+    let (first, second) = lp
+        .run_until_complete(async move {
+            let first = pool
+                .submit(|| std::panic::panic_any::<NastyPayload>(NastyPayload))
+                .await;
+            let second = pool.submit(|| 2).await;
+            (first, second)
+        })
+        .unwrap();
+    assert!(
+        matches!(first, Err(qtloop::Error::Panicked(_))),
+        "{first:?}"
+    );
+    assert_eq!(second, Ok(2), "the worker survived");
+    assert!(matches!(
+        futures::executor::block_on(task),
+        Err(TaskError::Panicked(_))
+    ));
+    assert_eq!(reports.get(), 1, "the callback's panic was reported");
+    assert_eq!(
+        lp.run_until_complete(async { 3 }),
+        Ok(3),
+        "the loop carries on"
+    );
+    lp.close().unwrap();
 }
