@@ -179,9 +179,24 @@ struct Pool {
 /// pool.shutdown(true, false);
 /// assert!(pool.submit(|| 1).is_done()); // Err(ExecutorShutdown) at once
 /// ```
+///
+/// When the last clone is dropped, the pool takes no more work: its workers
+/// finish what is queued and exit (as CPython's executors do when they are
+/// collected), so a pool dropped without `shutdown` leaves no threads.
 #[derive(Clone)]
 pub struct ThreadPoolExecutor {
     pool: Arc<Pool>,
+    _owner: Arc<Owner>,
+}
+
+/// Held by the user's handles only (the workers hold the `Pool`): its drop
+/// closes the job queue.
+struct Owner(Arc<Pool>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        drop(lock(&self.0.sender).take());
+    }
 }
 
 impl ThreadPoolExecutor {
@@ -194,16 +209,18 @@ impl ThreadPoolExecutor {
             ));
         }
         let (sender, receiver) = crossbeam_channel::unbounded();
+        let pool = Arc::new(Pool {
+            max_workers,
+            sender: Mutex::new(Some(sender)),
+            receiver,
+            workers: Mutex::new(Vec::new()),
+            spawned: AtomicUsize::new(0),
+            idle: AtomicUsize::new(0),
+            shutdown: AtomicBool::new(false),
+        });
         Ok(Self {
-            pool: Arc::new(Pool {
-                max_workers,
-                sender: Mutex::new(Some(sender)),
-                receiver,
-                workers: Mutex::new(Vec::new()),
-                spawned: AtomicUsize::new(0),
-                idle: AtomicUsize::new(0),
-                shutdown: AtomicBool::new(false),
-            }),
+            _owner: Arc::new(Owner(pool.clone())),
+            pool,
         })
     }
 

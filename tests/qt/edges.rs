@@ -24,6 +24,7 @@ cases!(edges:
     dropping_a_loop_without_close_drops_its_parked_tasks,
     a_subscriber_whose_drop_uses_the_signal_does_not_deadlock,
     a_panic_payload_whose_drop_panics_takes_nothing_down,
+    a_dropped_pool_leaves_no_threads,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -301,4 +302,28 @@ fn a_panic_payload_whose_drop_panics_takes_nothing_down() {
         "the loop carries on"
     );
     lp.close().unwrap();
+}
+
+fn a_dropped_pool_leaves_no_threads() {
+    let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
+    let before = threads();
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        for i in 0..20 {
+            let pool = qtloop::ThreadPoolExecutor::new(2).unwrap();
+            assert_eq!(pool.submit(move || i * 2).await, Ok(i * 2));
+            // dropped without shutdown()
+        }
+    })
+    .unwrap();
+    lp.close().unwrap();
+    let t0 = std::time::Instant::now();
+    while threads() > before && t0.elapsed() < Duration::from_secs(5) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        threads() <= before,
+        "{} worker threads outlived their pools",
+        threads() - before
+    );
 }
