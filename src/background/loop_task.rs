@@ -176,6 +176,10 @@ struct Schedule {
     policy: MissedLoopPolicy,
     /// When the next iteration is due.
     next: Instant,
+    /// The "Missed loop time" warning is logged at most once a second.
+    warned_at: Option<Instant>,
+    /// Misses since the last warning.
+    unwarned: u64,
 }
 
 enum Next {
@@ -196,11 +200,23 @@ impl Schedule {
             return Ok(Next::SleepUntil(until));
         }
         let late = now - self.next;
-        log::warn!(
-            "[{}] Missed loop time: {:.3} seconds late",
-            sh.name,
-            late.as_secs_f64()
-        );
+        if self
+            .warned_at
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            let more = match std::mem::take(&mut self.unwarned) {
+                0 => String::new(),
+                n => format!(" ({n} more missed since the last warning)"),
+            };
+            log::warn!(
+                "[{}] Missed loop time: {:.3} seconds late{more}",
+                sh.name,
+                late.as_secs_f64()
+            );
+            self.warned_at = Some(now);
+        } else {
+            self.unwarned += 1;
+        }
         {
             let mut stats = lock(&sh.stats);
             stats.missed += 1;
@@ -266,6 +282,8 @@ impl<L: LoopTask> BackgroundTask for LoopRunner<L> {
                     period: self.period,
                     policy: self.policy,
                     next: Instant::now() + self.period,
+                    warned_at: None,
+                    unwarned: 0,
                 };
                 while !ctx.stop_requested() {
                     iterate(&mut self.task, ctx)?;
@@ -303,6 +321,8 @@ async fn drive_on_loop<L: LoopTask>(
         period: runner.period,
         policy: runner.policy,
         next: Instant::now() + runner.period,
+        warned_at: None,
+        unwarned: 0,
     };
     while result.is_ok() && !ctx.stop_requested() {
         result = guarded(&mut || iterate(&mut runner.task, &ctx));

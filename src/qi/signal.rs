@@ -159,7 +159,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
                     .call_soon_threadsafe(move || sig.deliver(&value))
                     .is_err()
                 {
-                    log::warn!("qi::Signal: emitted after its loop closed; dropped");
+                    warn_closed();
                 }
             }
             _ => self.deliver(&value),
@@ -233,5 +233,31 @@ impl<T: Clone + Send + 'static> Drop for Next<T> {
         if let Some(link) = self.link.take() {
             self.signal.disconnect(link);
         }
+    }
+}
+
+/// "Emitted after its loop closed", at most once a second process-wide (an
+/// application that quits may emit thousands of times), with a count.
+fn warn_closed() {
+    use std::sync::atomic::AtomicU64;
+    static LAST: AtomicU64 = AtomicU64::new(u64::MAX);
+    static DROPPED: AtomicU64 = AtomicU64::new(0);
+    let now = crate::core::clock::real_now();
+    let last = LAST.load(Ordering::Relaxed);
+    let due = last == u64::MAX || now.saturating_sub(last) >= 1_000_000_000;
+    if due
+        && LAST
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        let n = DROPPED.swap(0, Ordering::Relaxed);
+        let more = if n > 0 {
+            format!(" ({n} more since the last warning)")
+        } else {
+            String::new()
+        };
+        log::warn!("qi::Signal: emitted after its loop closed; dropped{more}");
+    } else {
+        DROPPED.fetch_add(1, Ordering::Relaxed);
     }
 }

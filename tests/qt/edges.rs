@@ -25,6 +25,7 @@ cases!(edges:
     a_subscriber_whose_drop_uses_the_signal_does_not_deadlock,
     a_panic_payload_whose_drop_panics_takes_nothing_down,
     a_dropped_pool_leaves_no_threads,
+    emissions_after_close_warn_once_a_second,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -326,4 +327,21 @@ fn a_dropped_pool_leaves_no_threads() {
         "{} worker threads outlived their pools",
         threads() - before
     );
+}
+
+fn emissions_after_close_warn_once_a_second() {
+    let lp = EventLoop::new().unwrap();
+    let sig = qtloop::qi::Signal::<u32>::new();
+    sig.connect(|_| {});
+    lp.close().unwrap();
+    crate::take_logs();
+    let s = sig.clone();
+    std::thread::spawn(move || (0..1000).for_each(|i| s.emit(i)))
+        .join()
+        .unwrap();
+    let warnings = crate::take_logs()
+        .iter()
+        .filter(|(_, m)| m.contains("emitted after its loop closed"))
+        .count();
+    assert!(warnings <= 2, "{warnings} warnings for 1000 emissions");
 }

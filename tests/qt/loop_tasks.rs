@@ -10,6 +10,7 @@ use qtloop::background::{self, LoopRunner, LoopTask, MissedLoopPolicy, TaskConte
 use qtloop::EventLoop;
 
 cases!(loop_tasks:
+    missed_loop_warnings_are_rate_limited,
     loop_task_three_periods_in_order,
     immediate_loses_no_iteration,
     skip_gives_qmi_sequence,
@@ -133,6 +134,25 @@ fn run_loop(
     r.start().unwrap();
     let res = r.join();
     (res, r.loop_stats())
+}
+
+/// Issue 14, item 26: a task that misses every period warns once a second,
+/// not once per miss; the stats still count every miss.
+fn missed_loop_warnings_are_rate_limited() {
+    crate::take_logs();
+    let (task, _) = Recorder::new(60, 3); // 60 iterations of 3 ms, period 1 ms
+    let (res, stats) = run_loop(task, 1, MissedLoopPolicy::Immediate);
+    assert_eq!(res, Ok(()));
+    assert!(stats.missed >= 50, "{stats:?}");
+    let warnings = crate::take_logs()
+        .iter()
+        .filter(|(_, m)| m.contains("Missed loop time"))
+        .count();
+    assert!(
+        (1..=2).contains(&warnings),
+        "{warnings} warnings for {} misses",
+        stats.missed
+    );
 }
 
 fn iterations(events: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
