@@ -163,6 +163,7 @@ impl<L: LoopTask> LoopRunner<L> {
             inner: Arc::new(RunnerInner {
                 shared,
                 thread: Mutex::new(None),
+                thread_id: None,
                 on_loop: lp.handle().id(),
                 start_on_loop: Mutex::new(Some(start)),
             }),

@@ -141,6 +141,8 @@ pub(crate) fn short_type_name<T>() -> &'static str {
 pub(crate) struct RunnerInner<S: Clone + Send + 'static, St: Clone + Send + 'static> {
     pub(crate) shared: Arc<Shared<S, St>>,
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
+    /// The task's own thread (a join from there would wait for itself).
+    pub(crate) thread_id: Option<std::thread::ThreadId>,
     /// The loop that drives an on-loop task (0 for thread tasks).
     pub(crate) on_loop: u64,
     /// How an on-loop task is started (None for thread tasks).
@@ -233,6 +235,11 @@ impl<S: Clone + Send + 'static, St: Clone + Send + 'static> TaskRunner<S, St> {
             }
         }
         if self.inner.on_loop != 0 && self.inner.on_loop == rt_context::current_id() {
+            return Err(TaskFailure::WouldDeadlock);
+        }
+        // From the task's own thread: waiting for itself would never end
+        // (std's join panics "Resource deadlock avoided").
+        if self.inner.thread_id == Some(std::thread::current().id()) {
             return Err(TaskFailure::WouldDeadlock);
         }
         if let Some(h) = lock(&self.inner.thread).take() {
@@ -372,6 +379,7 @@ where
     TaskRunner {
         inner: Arc::new(RunnerInner {
             shared,
+            thread_id: thread.as_ref().map(|t| t.thread().id()),
             thread: Mutex::new(thread),
             on_loop: 0,
             start_on_loop: Mutex::new(None),

@@ -26,6 +26,7 @@ cases!(edges:
     a_panic_payload_whose_drop_panics_takes_nothing_down,
     a_dropped_pool_leaves_no_threads,
     emissions_after_close_warn_once_a_second,
+    a_task_joining_itself_would_deadlock,
 );
 
 fn a_huge_dispatch_budget_saturates() {
@@ -344,4 +345,27 @@ fn emissions_after_close_warn_once_a_second() {
         .filter(|(_, m)| m.contains("emitted after its loop closed"))
         .count();
     assert!(warnings <= 2, "{warnings} warnings for 1000 emissions");
+}
+
+fn a_task_joining_itself_would_deadlock() {
+    use qtloop::background::{self, BackgroundTask, TaskContext, TaskFailure, TaskRunner};
+    type Me = Arc<std::sync::Mutex<Option<TaskRunner<(), ()>>>>;
+    struct SelfJoin(Me, Arc<std::sync::Mutex<Option<Result<(), TaskFailure>>>>);
+    impl BackgroundTask for SelfJoin {
+        type Settings = ();
+        type Status = ();
+        fn run(&mut self, _: &TaskContext<(), ()>) -> Result<(), TaskFailure> {
+            let me = self.0.lock().unwrap().clone().expect("the runner");
+            *self.1.lock().unwrap() = Some(me.join()); // used to panic
+            Ok(())
+        }
+    }
+    let me: Me = Arc::default();
+    let seen = Arc::new(std::sync::Mutex::new(None));
+    let runner = background::spawn("self-join", SelfJoin(me.clone(), seen.clone()));
+    *me.lock().unwrap() = Some(runner.clone());
+    runner.start().unwrap();
+    assert_eq!(runner.join(), Ok(()), "the task ended normally");
+    assert_eq!(*seen.lock().unwrap(), Some(Err(TaskFailure::WouldDeadlock)));
+    me.lock().unwrap().take();
 }
