@@ -108,13 +108,17 @@ pub enum Error {
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The message of a panic payload, which is then leaked rather than
-/// dropped: a payload whose own `Drop` panics must not unwind a second time
-/// through the loop, a worker thread or a task's guard (a payload is a few
-/// bytes, and panics are rare).
+/// The message of a panic payload, which is then dropped under a guard: a
+/// payload whose own `Drop` panics must not unwind a second time through
+/// the loop, a worker thread or a task's guard. That second panic is caught
+/// and its own payload leaked (it could be as nasty); ordinary payloads
+/// are freed as usual.
 pub fn into_panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
     let msg = panic_message(&*payload);
-    std::mem::forget(payload);
+    let dropped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(payload)));
+    if let Err(second) = dropped {
+        std::mem::forget(second);
+    }
     msg
 }
 
