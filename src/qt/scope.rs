@@ -130,11 +130,14 @@ impl<T: Threading> ObjectRef<T> {
         let (tx, rx) = oneshot::channel();
         self.thread
             .queue(move |obj| {
-                let _ = tx.send(f(obj));
+                // Never unwind through cxx-qt's trampoline (it aborts): the
+                // caller gets the panic, and so does the exception handler.
+                let r = guarded("ObjectRef::update", move || f(obj));
+                let _ = tx.send(r);
             })
             .map_err(|_| Error::ObjectDestroyed)?;
         // A queued call dropped unrun means the object died meanwhile.
-        rx.await.map_err(|_| Error::ObjectDestroyed)
+        rx.await.map_err(|_| Error::ObjectDestroyed)?
     }
 
     /// Queues `f` without waiting for it (dropped if the object is gone);
@@ -143,11 +146,24 @@ impl<T: Threading> ObjectRef<T> {
     where
         F: FnOnce(Pin<&mut T>) + Send + 'static,
     {
-        self.thread.queue(f).is_ok()
+        self.thread
+            .queue(move |obj| {
+                let _ = guarded("ObjectRef::post", move || f(obj));
+            })
+            .is_ok()
     }
 
     /// Whether the object has been destroyed.
     pub fn is_destroyed(&self) -> bool {
         self.thread.is_destroyed()
     }
+}
+
+/// Runs `f`; a panic is reported to the exception handler and returned as
+/// `Error::Panicked` instead of unwinding into C++.
+fn guarded<R>(what: &str, f: impl FnOnce() -> R) -> Result<R> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
+        crate::runtime::exception::report_panic(format!("Exception in {what}"), &*p);
+        Error::Panicked(crate::error::into_panic_message(p))
+    })
 }

@@ -207,6 +207,22 @@ fn object_ref_updates_after_awaits_and_fails_once_destroyed() {
         .unwrap()
         .unwrap();
     assert!(seen.starts_with("t_ref "), "{seen}");
+    // A panicking update (issue 14, item 5) is an error for the caller and a
+    // report for the handler; it used to abort in cxx-qt's trampoline.
+    let reports = Rc::new(Cell::new(0));
+    let r = reports.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, _: &qtloop::ExceptionContext| {
+        r.set(r.get() + 1)
+    }));
+    let o3 = obj.clone();
+    let failed = lp
+        .run_until_complete(async move { o3.update(|_| -> () { panic!("update broke") }).await })
+        .unwrap();
+    assert_eq!(failed, Err(Error::Panicked("update broke".into())));
+    assert!(obj.post(|_| panic!("post broke")));
+    lp.run_until_complete(qtloop::sleep(0.02)).unwrap().unwrap();
+    assert_eq!(reports.get(), 2, "both panics were reported");
+    lp.set_exception_handler(None::<fn(&EventLoop, &qtloop::ExceptionContext)>);
     assert!(!obj.is_destroyed());
     drop(job);
     assert!(obj.is_destroyed());
