@@ -112,3 +112,19 @@ pub(crate) async fn resolve(addr: &(impl ToAddrs + ?Sized)) -> io::Result<Vec<So
     }
     Ok(addrs)
 }
+
+/// `bind` on the first of `addrs` that works; the error names the address
+/// that failed last.
+pub(crate) fn bind_first<T>(
+    addrs: Vec<SocketAddr>,
+    bind: impl Fn(SocketAddr) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut last = None;
+    for a in addrs {
+        match bind(a) {
+            Ok(t) => return Ok(t),
+            Err(e) => last = Some(io::Error::new(e.kind(), format!("bind {a}: {e}"))),
+        }
+    }
+    Err(last.expect("resolve gives at least one address"))
+}

@@ -356,68 +356,43 @@ macro_rules! impl_async_write {
 
 pub(crate) use {impl_async_read, impl_async_write};
 
-impl<T: AsFd> AsyncRead for Async<T>
-where
-    for<'a> &'a T: Read,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_read(&self, cx, buf)
-    }
+/// `AsyncRead`/`AsyncWrite` for `Async<T>` and `&Async<T>`. Writes go
+/// straight to the fd; `close` only flushes (use `into_inner` or drop it to
+/// close the fd).
+macro_rules! impl_async_io_for_async {
+    ($($t:ty),+) => {$(
+        impl<T: AsFd> AsyncRead for $t
+        where
+            for<'a> &'a T: Read,
+        {
+            fn poll_read(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &mut [u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_read(&self, cx, buf)
+            }
+        }
+
+        impl<T: AsFd> AsyncWrite for $t
+        where
+            for<'a> &'a T: Write,
+        {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                poll_write(&self, cx, buf)
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_io(Direction::Write, cx, || self.get_ref().flush())
+            }
+            fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.poll_flush(cx)
+            }
+        }
+    )+};
 }
 
-impl<T: AsFd> AsyncRead for &Async<T>
-where
-    for<'a> &'a T: Read,
-{
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_read(&self, cx, buf)
-    }
-}
-
-/// Writes go straight to the fd; `close` only flushes (use `into_inner`
-/// or drop it to close the fd).
-impl<T: AsFd> AsyncWrite for Async<T>
-where
-    for<'a> &'a T: Write,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write(&self, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_io(Direction::Write, cx, || self.get_ref().flush())
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
-
-impl<T: AsFd> AsyncWrite for &Async<T>
-where
-    for<'a> &'a T: Write,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        poll_write(&self, cx, buf)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_io(Direction::Write, cx, || self.get_ref().flush())
-    }
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_flush(cx)
-    }
-}
+impl_async_io_for_async!(Async<T>, &Async<T>);

@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use super::addr::{resolve, ToAddrs};
+use super::addr::{bind_first, resolve, ToAddrs};
 use super::async_fd::{impl_async_read, impl_async_write, Async};
 
 /// A TCP server socket (asyncio `start_server`, tokio's `TcpListener`).
@@ -20,14 +20,10 @@ impl TcpListener {
     /// Binds to `addr` (the first of its addresses that works). Port 0
     /// picks a free port: see [`local_addr`](Self::local_addr).
     pub async fn bind(addr: impl ToAddrs) -> io::Result<TcpListener> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match net::TcpListener::bind(a) {
-                Ok(l) => return Ok(TcpListener { io: Async::new(l)? }),
-                Err(e) => last = Some(io::Error::new(e.kind(), format!("bind {a}: {e}"))),
-            }
-        }
-        Err(last.expect("resolve gives at least one address"))
+        let listener = bind_first(resolve(&addr).await?, net::TcpListener::bind)?;
+        Ok(TcpListener {
+            io: Async::new(listener)?,
+        })
     }
 
     /// Wraps a bound std listener.

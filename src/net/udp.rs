@@ -4,7 +4,7 @@ use std::io;
 use std::net::{self, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use super::addr::{resolve, ToAddrs};
+use super::addr::{bind_first, resolve, ToAddrs};
 use super::async_fd::Async;
 
 /// A UDP socket (asyncio `create_datagram_endpoint`).
@@ -16,14 +16,10 @@ pub struct UdpSocket {
 impl UdpSocket {
     /// Binds to `addr` (port 0 picks a free port).
     pub async fn bind(addr: impl ToAddrs) -> io::Result<UdpSocket> {
-        let mut last = None;
-        for a in resolve(&addr).await? {
-            match net::UdpSocket::bind(a) {
-                Ok(s) => return Ok(UdpSocket { io: Async::new(s)? }),
-                Err(e) => last = Some(io::Error::new(e.kind(), format!("bind {a}: {e}"))),
-            }
-        }
-        Err(last.expect("resolve gives at least one address"))
+        let socket = bind_first(resolve(&addr).await?, net::UdpSocket::bind)?;
+        Ok(UdpSocket {
+            io: Async::new(socket)?,
+        })
     }
 
     /// The local address.
