@@ -4,7 +4,8 @@
 //! thread (the *status updated* signal).
 //!
 //! Every 12th poll the instrument stalls for 250 ms, so loops are missed:
-//! `Skip` keeps the phase, `Terminate` stops the task with an error.
+//! `Skip` keeps the phase, `Terminate` stops the task (the GUI shows why,
+//! read from the task's loop statistics).
 //! Headless, it moves the slider to 1.5 K, then switches to `Terminate`
 //! and waits for the task to stop, printing what happened.
 
@@ -165,9 +166,15 @@ async fn monitor(ctx: JobContext) -> qtloop::Result<QVariant> {
             c.send("missed", QVariant::from(&(r.loop_stats().missed as i32)));
         }
     });
-    match runner.finished().await? {
-        Ok(()) => Ok(QVariant::from(&QString::from("stopped"))),
-        Err(failure) => Err(qtloop::Error::Failed(failure.to_string())),
+    match (runner.finished().await?, runner.loop_stats().terminated) {
+        // As in QMI, Terminate ends the task normally; this GUI shows it
+        // as a stop, in red.
+        (Ok(()), Some(late)) => Err(qtloop::Error::Failed(format!(
+            "the loop task missed its loop time by {:.3} s (Terminate)",
+            late.as_secs_f64()
+        ))),
+        (Ok(()), None) => Ok(QVariant::from(&QString::from("stopped"))),
+        (Err(failure), _) => Err(qtloop::Error::Failed(failure.to_string())),
     }
 }
 

@@ -90,7 +90,28 @@ impl<S: Clone + Send + 'static, St: Clone + Send + 'static> TaskContext<S, St> {
     /// Sleeps for `d`, or until a stop is requested: then it returns
     /// `Err(TaskStopped)` at once (use `?` to end `run`).
     pub fn sleep(&self, d: Duration) -> Result<(), TaskStopped> {
-        self.wait_for(|| false, d).map(|_| ())
+        // Blocks until the deadline or a stop: nothing to poll, so the
+        // thread is not woken until then (settings updates wake it, and it
+        // waits again).
+        let deadline = Instant::now().checked_add(d);
+        let mut st = lock(&self.shared.state);
+        loop {
+            if st.stop {
+                return Err(TaskStopped);
+            }
+            let changed = &self.shared.changed;
+            st = match deadline {
+                None => changed.wait(st).unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Ok(());
+                    }
+                    let waited = changed.wait_timeout(st, d - now);
+                    waited.unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
     }
 
     /// Waits until `condition()` is true (`Ok(true)`), `timeout` passes

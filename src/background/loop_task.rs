@@ -25,7 +25,9 @@ pub enum MissedLoopPolicy {
     Immediate,
     /// Run the late iteration now, keep the phase, skip the missed slots.
     Skip,
-    /// Stop the task; `join` reports `TaskFailure::MissedDeadline`.
+    /// Stop the task (as QMI does: a warning is logged, `loop_finalize`
+    /// runs, `join` returns `Ok`); [`LoopStats::terminated`] tells how late
+    /// the iteration that ended it was.
     Terminate,
     /// Catch up: run one iteration for every missed slot, back to back.
     Burst,
@@ -47,6 +49,9 @@ pub struct LoopStats {
     pub max_lateness: Duration,
     /// The latest sample.
     pub last_lateness: Duration,
+    /// Set when `MissedLoopPolicy::Terminate` stopped the task: how late
+    /// the missed iteration was.
+    pub terminated: Option<Duration>,
 }
 
 impl LoopStats {
@@ -186,6 +191,8 @@ struct Schedule {
 enum Next {
     SleepUntil(Instant),
     Now,
+    /// `MissedLoopPolicy::Terminate` ends the loop.
+    Stop,
 }
 
 impl Schedule {
@@ -201,6 +208,18 @@ impl Schedule {
             return Ok(Next::SleepUntil(until));
         }
         let late = now - self.next;
+        if self.policy == MissedLoopPolicy::Terminate {
+            log::warn!(
+                "[{}] Missed loop time: {:.3} seconds late; terminating the loop task",
+                sh.name,
+                late.as_secs_f64()
+            );
+            let mut stats = lock(&sh.stats);
+            stats.missed += 1;
+            stats.record(late);
+            stats.terminated = Some(late);
+            return Ok(Next::Stop);
+        }
         if self
             .warned_at
             .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
@@ -231,7 +250,7 @@ impl Schedule {
                 self.next += self.period.saturating_mul(missed);
             }
             MissedLoopPolicy::Burst => self.next += self.period,
-            MissedLoopPolicy::Terminate => return Err(TaskFailure::MissedDeadline(late)),
+            MissedLoopPolicy::Terminate => unreachable!("handled above"),
         }
         Ok(Next::Now)
     }
@@ -288,11 +307,13 @@ impl<L: LoopTask> BackgroundTask for LoopRunner<L> {
                 };
                 while !ctx.stop_requested() {
                     iterate(&mut self.task, ctx)?;
-                    if let Next::SleepUntil(until) =
-                        sched.after_iteration(&ctx.shared, Instant::now())?
-                    {
-                        ctx.sleep(until.saturating_duration_since(Instant::now()))?;
-                        sched.woke(&ctx.shared, until);
+                    match sched.after_iteration(&ctx.shared, Instant::now())? {
+                        Next::Now => {}
+                        Next::Stop => break,
+                        Next::SleepUntil(until) => {
+                            ctx.sleep(until.saturating_duration_since(Instant::now()))?;
+                            sched.woke(&ctx.shared, until);
+                        }
                     }
                 }
                 Ok(())
@@ -332,6 +353,7 @@ async fn drive_on_loop<L: LoopTask>(
         }
         match sched.after_iteration(&sh, Instant::now()) {
             Err(e) => result = Err(e),
+            Ok(Next::Stop) => break,
             Ok(Next::Now) => crate::time::sleep(0.0).await.map(drop).unwrap_or(()),
             Ok(Next::SleepUntil(until)) => {
                 if (StopOrSleep {

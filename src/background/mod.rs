@@ -39,7 +39,6 @@ use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
-use std::time::Duration;
 
 pub use context::TaskContext;
 use context::{lock, Phase, RunState, Shared};
@@ -71,9 +70,6 @@ pub enum TaskFailure {
     /// `run` (or a loop hook) panicked.
     #[error("the task panicked: {0}")]
     Panicked(String),
-    /// A loop task with `MissedLoopPolicy::Terminate` missed a deadline.
-    #[error("the loop task missed its loop time by {0:?} (MissedLoopPolicy::Terminate)")]
-    MissedDeadline(Duration),
     /// `join` on a task that was neither started nor stopped.
     #[error("the task was never started: start or stop it before join")]
     NotStarted,
@@ -443,7 +439,16 @@ impl Registry {
         Self::default()
     }
 
-    fn claim<S, St>(&self, name: &str, runner: &TaskRunner<S, St>) -> Result<()>
+    /// Checks the name and, if it is free, spawns and claims it, in one
+    /// step under the lock: of many threads spawning one name, one task is
+    /// constructed; the others get `DuplicateName` and their task is never
+    /// started. (Spawning only starts a thread: no user code runs under
+    /// the lock.)
+    fn spawn_unique<S, St>(
+        &self,
+        name: &str,
+        spawn: impl FnOnce() -> TaskRunner<S, St>,
+    ) -> Result<TaskRunner<S, St>>
     where
         S: Clone + Send + 'static,
         St: Clone + Send + 'static,
@@ -453,18 +458,10 @@ impl Registry {
         if names.contains_key(name) {
             return Err(Error::DuplicateName(name.to_owned()));
         }
+        let runner = spawn();
         let any: Arc<dyn Any + Send + Sync> = runner.inner.clone();
         names.insert(name.to_owned(), Arc::downgrade(&any));
-        Ok(())
-    }
-
-    fn check(&self, name: &str) -> Result<()> {
-        let mut names = lock(&self.names);
-        names.retain(|_, w| w.strong_count() > 0);
-        if names.contains_key(name) {
-            return Err(Error::DuplicateName(name.to_owned()));
-        }
-        Ok(())
+        Ok(runner)
     }
 
     /// [`spawn`] with a name that must be unique in this registry
@@ -474,10 +471,7 @@ impl Registry {
         name: &str,
         task: T,
     ) -> Result<TaskRunner<T::Settings, T::Status>> {
-        self.check(name)?;
-        let runner = spawn(name, task);
-        self.claim(name, &runner)?;
-        Ok(runner)
+        self.spawn_unique(name, || spawn(name, task))
     }
 
     /// [`spawn_with`] with a unique name.
@@ -490,10 +484,7 @@ impl Registry {
         T: BackgroundTask,
         F: FnOnce() -> std::result::Result<T, TaskFailure> + Send + 'static,
     {
-        self.check(name)?;
-        let runner = spawn_with(name, make);
-        self.claim(name, &runner)?;
-        Ok(runner)
+        self.spawn_unique(name, || spawn_with(name, make))
     }
 
     /// The names of the live runners.

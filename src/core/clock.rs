@@ -1,8 +1,11 @@
 //! The loop clock: monotonic nanoseconds since a process-wide epoch.
 //!
 //! Loop time (`EventLoop::time()`) is this clock in seconds as `f64`, like
-//! asyncio's `loop.time()` on `time.monotonic()`. Internally deadlines are
-//! `u64` nanoseconds: totally ordered, cheap to compare, exact.
+//! asyncio's `loop.time()` on `time.monotonic()`: 0.0 at the process epoch.
+//! Internally times are `u64` nanoseconds counted from [`ORIGIN`], which
+//! lies about 73 years before the epoch: totally ordered, cheap to compare,
+//! exact, and deadlines in the past stay ordered (`call_later(-2.0, b)`
+//! runs before `call_later(-1.0, a)`, as in asyncio, even at loop time 0.1).
 //!
 //! The clock can be paused (a test clock, like tokio's `time::pause`): while
 //! paused, `now()` only moves when [`Clock::advance`] or [`Clock::jump_to`]
@@ -17,9 +20,15 @@ use crate::error::Error;
 /// Nanoseconds on the loop clock.
 pub type Nanos = u64;
 
-/// The largest delay accepted: about 146 years. Larger delays saturate here,
-/// so that `deadline = now + delay` never overflows.
+/// The largest delay accepted, and the end of loop time: about 219 years
+/// after the epoch. Larger delays and deadlines saturate here, so that
+/// `deadline = now + delay` never overflows.
 pub const MAX_DELAY: Nanos = u64::MAX / 2;
+
+/// Where the process epoch (loop time 0.0) lies on the internal scale:
+/// 2^61 ns, about 73 years. Deadlines down to 73 years before the epoch
+/// keep their order; earlier ones saturate at the start of the scale.
+pub const ORIGIN: Nanos = 1 << 61;
 
 /// The clock resolution used by the iteration rule: timers due within
 /// `now + CLOCK_RESOLUTION` run in this iteration (asyncio uses the clock's
@@ -31,24 +40,39 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// Real monotonic time in nanoseconds since the process epoch.
+/// Real monotonic time on the internal scale (the process epoch is
+/// [`ORIGIN`]).
 pub fn real_now() -> Nanos {
-    saturating_nanos(epoch().elapsed())
+    ORIGIN + saturating_nanos(epoch().elapsed()).min(MAX_DELAY - ORIGIN)
 }
 
-/// `Instant` → loop nanoseconds (instants before the epoch map to 0).
+/// `Instant` → loop nanoseconds.
 pub fn instant_to_nanos(at: Instant) -> Nanos {
-    saturating_nanos(at.saturating_duration_since(epoch()))
+    let e = epoch();
+    if at >= e {
+        ORIGIN
+            .saturating_add(saturating_nanos(at - e))
+            .min(MAX_DELAY)
+    } else {
+        ORIGIN.saturating_sub(saturating_nanos(e - at))
+    }
 }
 
 /// Loop nanoseconds → `Instant`.
 pub fn nanos_to_instant(at: Nanos) -> Instant {
-    epoch() + Duration::from_nanos(at)
+    let e = epoch();
+    if at >= ORIGIN {
+        e + Duration::from_nanos(at - ORIGIN)
+    } else {
+        e.checked_sub(Duration::from_nanos(ORIGIN - at))
+            .unwrap_or(e)
+    }
 }
 
-/// Nanoseconds → loop seconds.
+/// Loop nanoseconds → loop seconds (0.0 at the process epoch).
 pub fn nanos_to_secs(at: Nanos) -> f64 {
-    at as f64 / 1e9
+    // Subtract in integers: a `u64` near 2^61 as `f64` keeps only ~512 ns.
+    (at.min(MAX_DELAY) as i64 - ORIGIN as i64) as f64 / 1e9
 }
 
 fn saturating_nanos(d: Duration) -> Nanos {
@@ -77,7 +101,10 @@ impl Clock {
     pub fn now(&self) -> Nanos {
         match self.frozen.get() {
             Some(t) => t,
-            None => real_now().saturating_add_signed(self.offset.get()),
+            // Loop time stops at the end of time (after a resume there).
+            None => real_now()
+                .saturating_add_signed(self.offset.get())
+                .min(MAX_DELAY),
         }
     }
 
@@ -121,17 +148,38 @@ impl Clock {
 
 /// A delay: `f64` seconds (asyncio style) or a `Duration`.
 ///
-/// Negative `f64` delays mean "now"; NaN or infinite ones are
-/// [`Error::InvalidDelay`]; huge ones saturate at about 146 years.
-pub trait IntoDelay {
-    /// The delay in nanoseconds.
+/// NaN or infinite delays are [`Error::InvalidDelay`]; huge ones saturate
+/// at the end of loop time. A negative `f64` delay is "now" for a timeout
+/// or a sleep, and for `call_later` a deadline in the past: as in asyncio,
+/// `when = time() + delay`, so `call_later(-2.0, b)` runs before
+/// `call_later(-1.0, a)`.
+pub trait IntoDelay: Sized {
+    /// The delay in nanoseconds (negative delays are 0).
     fn into_nanos(self) -> Result<Nanos, Error>;
+
+    /// The delay in nanoseconds, negative ones kept.
+    fn into_signed_nanos(self) -> Result<i64, Error> {
+        self.into_nanos().map(|n| n.min(i64::MAX as u64) as i64)
+    }
 }
 
 impl IntoDelay for f64 {
     fn into_nanos(self) -> Result<Nanos, Error> {
-        secs_to_nanos(self)
+        Ok(self.into_signed_nanos()?.max(0) as Nanos)
     }
+
+    fn into_signed_nanos(self) -> Result<i64, Error> {
+        if !self.is_finite() {
+            return Err(Error::InvalidDelay(self));
+        }
+        // `as` saturates at i64's ends; ±MAX_DELAY is the widest that matters.
+        Ok(((self * 1e9).round() as i64).clamp(-(MAX_DELAY as i64), MAX_DELAY as i64))
+    }
+}
+
+/// The deadline `delay` after `now`, within the loop's time scale.
+pub fn deadline_after(now: Nanos, delay: i64) -> Nanos {
+    now.saturating_add_signed(delay).min(MAX_DELAY)
 }
 
 impl IntoDelay for Duration {
@@ -148,7 +196,7 @@ pub trait IntoDeadline {
 
 impl IntoDeadline for f64 {
     fn into_deadline(self) -> Result<Nanos, Error> {
-        secs_to_nanos(self)
+        Ok(deadline_after(ORIGIN, self.into_signed_nanos()?))
     }
 }
 
@@ -156,21 +204,6 @@ impl IntoDeadline for Instant {
     fn into_deadline(self) -> Result<Nanos, Error> {
         Ok(instant_to_nanos(self))
     }
-}
-
-fn secs_to_nanos(secs: f64) -> Result<Nanos, Error> {
-    if !secs.is_finite() {
-        return Err(Error::InvalidDelay(secs));
-    }
-    if secs <= 0.0 {
-        return Ok(0);
-    }
-    let ns = secs * 1e9;
-    Ok(if ns >= MAX_DELAY as f64 {
-        MAX_DELAY
-    } else {
-        ns.round() as Nanos
-    })
 }
 
 #[cfg(test)]
@@ -214,5 +247,30 @@ mod tests {
         assert_eq!(c.now(), t + 5);
         c.resume();
         assert!(c.now() >= t + 5);
+    }
+
+    #[test]
+    fn deadlines_before_the_epoch_keep_their_order() {
+        let a = (-1.0f64).into_deadline().unwrap();
+        let b = (-2.0f64).into_deadline().unwrap();
+        assert!(b < a && a < ORIGIN);
+        assert_eq!(nanos_to_secs(a), -1.0);
+        assert_eq!(nanos_to_secs(ORIGIN + 1), 1e-9);
+        assert_eq!((-1.0f64).into_signed_nanos().unwrap(), -1_000_000_000);
+        assert_eq!(deadline_after(5, -10), 0);
+        assert_eq!(deadline_after(MAX_DELAY, 10), MAX_DELAY);
+        assert_eq!((-1e300f64).into_deadline().unwrap(), 0);
+        let before = Instant::now().checked_sub(Duration::from_secs(1));
+        if let Some(before) = before {
+            let ns = instant_to_nanos(before);
+            assert!(ns < real_now());
+            let back = nanos_to_instant(ns);
+            let diff = if back > before {
+                back - before
+            } else {
+                before - back
+            };
+            assert!(diff < Duration::from_micros(1));
+        }
     }
 }

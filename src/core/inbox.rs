@@ -68,6 +68,14 @@ impl Inbox {
         self.queue.is_empty()
     }
 
+    /// Whether a post is waiting to be drained (one atomic load: what the
+    /// loop thread checks before it appends to the ready queue, so that a
+    /// post that finished earlier runs earlier).
+    #[inline]
+    pub(crate) fn has_posts(&self) -> bool {
+        self.wake_pending.load(Ordering::Acquire)
+    }
+
     /// Refuses further posts; returns what was still queued.
     pub(crate) fn close(&self) -> Vec<Posted> {
         self.queue.close();

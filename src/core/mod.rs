@@ -89,11 +89,15 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
 /// The largest dispatch budget (larger ones saturate here): a day.
 pub const MAX_BUDGET: Duration = Duration::from_secs(86_400);
 
-/// How often (in items) a dispatch looks at the clock for its budget.
-const BUDGET_CHECK_EVERY: u32 = 32;
+/// The most items a dispatch runs between two looks at the clock.
+const BUDGET_MAX_STRIDE: u32 = 32;
 
-/// How often (in completed iterations) a dispatch looks at the clock.
-const BUDGET_CHECK_ITERATIONS: u32 = 8;
+/// How many due timers are moved to the ready queue between two looks at
+/// the clock (moving a million of them takes a quarter of a second).
+const DUE_TIMERS_PER_CHECK: usize = 1024;
+
+/// Below this capacity the queues never shrink.
+const SHRINK_MIN: usize = 1024;
 
 /// Where drops at close are reported from.
 static CLOSE_LOCATION: &Location<'static> = Location::caller();
@@ -222,9 +226,31 @@ impl Core {
     ) -> Result<Handle, Error> {
         self.check_open()?;
         let entry = EntryRef::Local(LocalEntry::new(f, at));
-        self.ready.borrow_mut().push(Ready::Callback(entry.clone()));
+        self.push_ready(Ready::Callback(entry.clone()));
         self.request_tick();
         Ok(Handle { entry })
+    }
+
+    /// Appends to the ready queue. What other threads posted before comes
+    /// first: asyncio has one FIFO, so `call_soon_threadsafe(a)` then
+    /// `call_soon(b)` runs `a` first (also when `a` came from another
+    /// thread and its post finished before this call).
+    #[inline]
+    fn push_ready(&self, item: Ready) {
+        let mut ready = self.ready.borrow_mut();
+        if self.inbox.has_posts() {
+            self.drain_inbox(&mut ready);
+        }
+        ready.push(item);
+    }
+
+    fn drain_inbox(&self, ready: &mut ReadyQueue) {
+        self.inbox.drain(|p| {
+            ready.push(match p {
+                Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
+                Posted::Task(r) => Ready::Task(r),
+            })
+        });
     }
 
     /// Schedules `f` at loop time `when` (asyncio `call_at`).
@@ -276,7 +302,7 @@ impl Core {
     /// Pushes a task runnable onto the ready queue (loop thread).
     #[inline]
     pub fn schedule_runnable(&self, runnable: async_task::Runnable) {
-        self.ready.borrow_mut().push(Ready::Task(runnable));
+        self.push_ready(Ready::Task(runnable));
         self.request_tick();
     }
 
@@ -302,11 +328,10 @@ impl Core {
             return Flow::Continue;
         }
         self.depth.set(self.depth.get() + 1);
-        let budget_end = Instant::now() + self.budget.get();
+        let mut budget = Budget::new(self.budget.get());
         let mut flow = Flow::Continue;
-        let mut iterations: u32 = 0;
         loop {
-            if !self.run_iteration(budget_end) {
+            if !self.run_iteration(&mut budget) {
                 break; // budget spent in the middle of an iteration
             }
             if self.running.get() && self.stopping.get() {
@@ -314,13 +339,7 @@ impl Core {
                 flow = Flow::Stop;
                 break;
             }
-            if !self.has_work_now() {
-                break;
-            }
-            // The clock is read every few iterations, not after each one
-            // (an iteration with many items checks it itself).
-            iterations += 1;
-            if iterations % BUDGET_CHECK_ITERATIONS == 0 && Instant::now() >= budget_end {
+            if !self.has_work_now() || budget.spent {
                 break;
             }
         }
@@ -328,6 +347,7 @@ impl Core {
         if self.depth.get() == 0 {
             // What was deferred is either done or planned for below.
             self.tick_deferred.set(false);
+            self.maybe_shrink();
         }
         // A loop that is leaving run_forever is not idle: no auto-advance.
         self.plan_wakeup(flow == Flow::Continue);
@@ -360,11 +380,10 @@ impl Core {
     /// 2. move what other threads posted to the ready queue;
     /// 3. run exactly the items that were ready when the iteration began;
     ///    what they schedule waits for the next iteration.
-    fn run_iteration(&self, budget_end: Instant) -> bool {
-        if self.iter_end.get().is_none() {
-            self.begin_iteration();
+    fn run_iteration(&self, budget: &mut Budget) -> bool {
+        if self.iter_end.get().is_none() && !self.begin_iteration(budget) {
+            return false; // moving due timers spent the budget
         }
-        let mut n: u32 = 0;
         loop {
             // Re-read the end each time: a nested dispatch (a callback that
             // spins a Qt loop) may have finished this iteration and begun
@@ -376,8 +395,7 @@ impl Core {
             let Some(item) = item else { break };
             self.guard_nesting();
             self.run_item(item);
-            n += 1;
-            if n % BUDGET_CHECK_EVERY == 0 && Instant::now() >= budget_end {
+            if budget.item_done() {
                 let popped = self.ready.borrow().popped();
                 if self.iter_end.get().is_some_and(|end| popped < end) {
                     return false;
@@ -390,24 +408,41 @@ impl Core {
         true
     }
 
-    fn begin_iteration(&self) {
+    /// Moves due timers and posted work to the ready queue. Returns false
+    /// (the iteration did not begin) if the budget ran out while moving
+    /// due timers: the rest stay due and are moved by the next dispatch.
+    fn begin_iteration(&self, budget: &mut Budget) -> bool {
         let mut ready = self.ready.borrow_mut();
         {
             let mut timers = self.timers.borrow_mut();
             // No timers, no clock read (a chain of call_soon pays nothing).
             if timers.len() > 0 {
                 let end = self.now().saturating_add(CLOCK_RESOLUTION);
-                timers.pop_due(end, |e| ready.push(Ready::Callback(e)));
+                loop {
+                    let moved = timers.pop_due(end, DUE_TIMERS_PER_CHECK, |e| {
+                        ready.push(Ready::Callback(e))
+                    });
+                    if moved < DUE_TIMERS_PER_CHECK {
+                        break;
+                    }
+                    if budget.check() {
+                        // Qt gets its turn; what is ready already runs next.
+                        return false;
+                    }
+                }
                 timers.maybe_compact();
             }
         }
-        self.inbox.drain(|p| {
-            ready.push(match p {
-                Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
-                Posted::Task(r) => Ready::Task(r),
-            })
-        });
+        self.drain_inbox(&mut ready);
         self.iter_end.set(Some(ready.pushed()));
+        true
+    }
+
+    /// Gives memory back after a burst: a queue that is mostly empty and
+    /// large shrinks (asyncio's deque and heap keep theirs).
+    fn maybe_shrink(&self) {
+        self.ready.borrow_mut().maybe_shrink(SHRINK_MIN);
+        self.timers.borrow_mut().maybe_shrink(SHRINK_MIN);
     }
 
     #[inline]
@@ -634,6 +669,59 @@ impl Core {
     }
 }
 
+/// A dispatch's time budget, read from the clock as rarely as it can be
+/// while still noticing a slow item at once.
+///
+/// The stride (items between two clock reads) starts at 1 and doubles while
+/// items are quick, up to [`BUDGET_MAX_STRIDE`]; a slow stretch resets it
+/// to 1. So a chain of quick callbacks costs a handful of clock reads per
+/// dispatch, and a dispatch whose first callbacks take 2 ms each stops
+/// after the first, not after 32 of them.
+struct Budget {
+    end: Instant,
+    /// Below this time between two reads the stride may grow.
+    quick: Duration,
+    last: Instant,
+    stride: u32,
+    left: u32,
+    spent: bool,
+}
+
+impl Budget {
+    fn new(budget: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            end: now + budget,
+            quick: budget / 8,
+            last: now,
+            stride: 1,
+            left: 1,
+            spent: false,
+        }
+    }
+
+    /// An item ran; true if the budget is spent.
+    #[inline]
+    fn item_done(&mut self) -> bool {
+        self.left -= 1;
+        self.left == 0 && self.check()
+    }
+
+    /// Reads the clock: true if the budget is spent.
+    fn check(&mut self) -> bool {
+        let now = Instant::now();
+        self.stride = if now.saturating_duration_since(self.last) < self.quick {
+            (self.stride * 2).min(BUDGET_MAX_STRIDE)
+        } else {
+            1
+        };
+        self.left = self.stride;
+        self.last = now;
+        self.spent = now >= self.end;
+        self.spent
+    }
+}
+
 impl std::fmt::Debug for Core {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Core")
@@ -649,3 +737,5 @@ impl std::fmt::Debug for Core {
 mod model;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fairness;

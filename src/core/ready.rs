@@ -65,6 +65,18 @@ impl ReadyQueue {
         self.items.is_empty()
     }
 
+    /// Gives memory back when the queue is large and mostly empty.
+    pub(crate) fn maybe_shrink(&mut self, min: usize) {
+        let items = &mut self.items;
+        super::timers::shrink_if_sparse(items.capacity(), items.len(), min, |c| items.shrink_to(c));
+    }
+
+    /// The queue's capacity (for tests of shrinking).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.items.capacity()
+    }
+
     /// Takes every item out (to be dropped by the caller outside any borrow).
     pub(crate) fn take_all(&mut self) -> VecDeque<Ready> {
         self.popped = self.pushed;

@@ -5,12 +5,12 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Default)]
-struct Log {
+pub(super) struct Log {
     ticks: Cell<usize>,
     deferred: Cell<usize>,
     armed: Cell<Option<u64>>,
     panics: RefCell<Vec<String>>,
-    slow: Cell<usize>,
+    pub(super) slow: Cell<usize>,
     /// Notifier state by (fd, direction): Some(enabled), None = deleted.
     notifiers: RefCell<std::collections::HashMap<(io::Fd, io::Direction), bool>>,
     invalid: RefCell<Vec<io::Fd>>,
@@ -61,7 +61,7 @@ impl Hooks for TestHooks {
     }
 }
 
-fn core() -> (Rc<Core>, Rc<Log>, Arc<AtomicUsize>) {
+pub(super) fn core() -> (Rc<Core>, Rc<Log>, Arc<AtomicUsize>) {
     let log = Rc::new(Log::default());
     let wakes = Arc::new(AtomicUsize::new(0));
     let core = Core::new(
@@ -72,19 +72,19 @@ fn core() -> (Rc<Core>, Rc<Log>, Arc<AtomicUsize>) {
     (Rc::new(core), log, wakes)
 }
 
-fn here() -> &'static Location<'static> {
+pub(super) fn here() -> &'static Location<'static> {
     Location::caller()
 }
 
-type Trace = Rc<RefCell<Vec<u32>>>;
+pub(super) type Trace = Rc<RefCell<Vec<u32>>>;
 
-fn push(trace: &Trace, v: u32) -> impl FnOnce() + 'static {
+pub(super) fn push(trace: &Trace, v: u32) -> impl FnOnce() + 'static {
     let t = trace.clone();
     move || t.borrow_mut().push(v)
 }
 
 /// Dispatches until nothing is ready and no timer is due.
-fn drain(core: &Core) {
+pub(super) fn drain(core: &Core) {
     for _ in 0..10_000 {
         core.dispatch();
         if !core.has_work_now() {
@@ -192,7 +192,10 @@ fn cancelling_drops_the_closure_at_once() {
 fn cancelled_timers_are_compacted() {
     let (core, _, _) = core();
     let handles: Vec<_> = (0..1000)
-        .map(|i| core.call_at(1_000_000_000_000 + i, || {}, here()).unwrap())
+        .map(|i| {
+            core.call_at(core.now() + 1_000_000_000_000 + i, || {}, here())
+                .unwrap()
+        })
         .collect();
     for h in &handles[..900] {
         h.cancel();

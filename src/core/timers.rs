@@ -94,14 +94,30 @@ impl TimerQueue {
             });
     }
 
-    /// Moves every live timer due at or before `end` to `out`, in deadline
-    /// order; drops cancelled ones met on the way.
-    pub(crate) fn pop_due(&mut self, end: Nanos, mut out: impl FnMut(EntryRef)) {
-        while self.heap.peek().is_some_and(|t| t.when <= end) {
+    /// Moves live timers due at or before `end` to `out`, in deadline
+    /// order, at most `limit` of them; drops cancelled ones met on the way.
+    /// Returns how many were moved.
+    pub(crate) fn pop_due(
+        &mut self,
+        end: Nanos,
+        limit: usize,
+        mut out: impl FnMut(EntryRef),
+    ) -> usize {
+        let mut moved = 0;
+        while moved < limit && self.heap.peek().is_some_and(|t| t.when <= end) {
             if let Some(t) = self.pop_head() {
                 out(t.entry);
+                moved += 1;
             }
         }
+        moved
+    }
+
+    /// Gives memory back when the heap is large and mostly empty.
+    pub(crate) fn maybe_shrink(&mut self, min: usize) {
+        shrink_if_sparse(self.heap.capacity(), self.heap.len(), min, |c| {
+            self.heap.shrink_to(c)
+        });
     }
 
     /// The earliest live deadline (cancelled heads are dropped first).
@@ -130,6 +146,12 @@ impl TimerQueue {
         }
     }
 
+    /// The heap's capacity (for tests of shrinking).
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.heap.capacity()
+    }
+
     /// Live and cancelled entries in the heap.
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
@@ -139,5 +161,18 @@ impl TimerQueue {
     pub(crate) fn take_all(&mut self) -> Vec<EntryRef> {
         self.cancelled.store(0, Ordering::Relaxed);
         self.heap.drain().map(|t| t.entry).collect()
+    }
+}
+
+/// Shrinks a collection of `capacity` holding `len` to twice `len` when it
+/// is larger than `min` and less than a quarter full.
+pub(crate) fn shrink_if_sparse(
+    capacity: usize,
+    len: usize,
+    min: usize,
+    shrink: impl FnOnce(usize),
+) {
+    if capacity > min && len < capacity / 4 {
+        shrink((len * 2).max(min));
     }
 }

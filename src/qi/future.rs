@@ -9,11 +9,13 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
+use slab::Slab;
+
 use crate::core::clock::IntoDelay;
 use crate::error::{into_panic_message, Error, Result};
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
-use crate::runtime::exception::report_panic;
+use crate::runtime::exception::report_panic_payload;
 
 /// Where a [`Future`] is (libqi's `FutureState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +46,9 @@ struct Inner<T: Clone + Send + 'static> {
     on_cancel: Option<OnCancel<T>>,
     /// Callbacks waiting for the outcome, with the loop to run them on.
     callbacks: Vec<(Option<LoopHandle>, Callback<T>)>,
-    wakers: Vec<Waker>,
+    /// The awaiting futures' wakers, one slot each: an awaiter that is
+    /// dropped (a timed-out `await`) frees its slot.
+    wakers: Slab<Waker>,
     promises: usize,
 }
 
@@ -78,7 +82,7 @@ impl<T: Clone + Send + 'static> Promise<T> {
                     cancel_requested: false,
                     on_cancel: None,
                     callbacks: Vec::new(),
-                    wakers: Vec::new(),
+                    wakers: Slab::new(),
                     promises: 1,
                 }),
                 done: Condvar::new(),
@@ -97,9 +101,7 @@ impl<T: Clone + Send + 'static> Promise<T> {
 
     /// The reading end.
     pub fn future(&self) -> Future<T> {
-        Future {
-            shared: self.shared.clone(),
-        }
+        Future::of(&self.shared)
     }
 
     /// Finishes the future with `value`; `Err(Error::PromiseAlreadySet)`
@@ -177,41 +179,82 @@ fn finish<T: Clone + Send + 'static>(shared: &Arc<Shared<T>>, outcome: Outcome<T
         )
     };
     shared.done.notify_all();
-    for w in wakers {
+    for w in wakers.into_iter().map(|(_, w)| w) {
         w.wake();
     }
-    let fut = Future {
-        shared: shared.clone(),
-    };
     for (home, cb) in callbacks {
-        run_callback(home, &fut, cb);
+        schedule_callback(home, Future::of(shared), cb);
     }
     Ok(())
 }
 
-/// Runs a callback on its loop (posted if this is another thread), or here.
-fn run_callback<T: Clone + Send + 'static>(
+/// Schedules a callback of a finished future: on its loop (posted, also
+/// from the loop's own thread, so it never runs inside the setter), or, if
+/// it has none (or its loop is gone), on this thread once the outermost
+/// continuation here returns. Either way a chain of `then`s of any length
+/// runs one link at a time and never grows the stack.
+fn schedule_callback<T: Clone + Send + 'static>(
     home: Option<LoopHandle>,
-    fut: &Future<T>,
+    fut: Future<T>,
     cb: Callback<T>,
 ) {
-    match home {
-        Some(h) if context::current_id() != h.id() => {
-            let f = fut.clone();
-            if let Err(e) = h.call_soon_threadsafe(move || call_guarded(&f, cb)) {
-                log::error!("qi::Future: a callback's loop is gone ({e}); the callback is dropped");
+    let job: Job = Box::new(move || call_guarded(&fut, cb));
+    if let Some(h) = home {
+        // The slot gives the job back if the loop refuses the post.
+        let slot = Arc::new(Mutex::new(Some(job)));
+        let s = slot.clone();
+        let posted = h.call_soon_threadsafe(move || {
+            let job = crate::core::sync::lock(&s).take();
+            if let Some(job) = job {
+                job();
             }
+        });
+        if posted.is_ok() {
+            return;
         }
-        _ => call_guarded(fut, cb),
+        log::debug!("qi::Future: a callback's loop is closed; it runs in the setter's thread");
+        let Some(job) = crate::core::sync::lock(&slot).take() else {
+            return;
+        };
+        trampoline(job);
+    } else {
+        trampoline(job);
     }
 }
+
+type Job = Box<dyn FnOnce() + Send>;
 
 fn call_guarded<T: Clone + Send + 'static>(fut: &Future<T>, cb: Callback<T>) {
     if let Err(p) = catch_unwind(AssertUnwindSafe(|| cb(fut))) {
-        report_panic("Exception in qi::Future callback", &*p);
+        report_panic_payload("Exception in qi::Future callback", p);
     }
 }
 
+/// Runs `job` on this thread without nesting: inside another job it is
+/// queued and runs when that one returns. What chains of continuations and
+/// of cancellations (one `then` cancelling its source) run through, so
+/// that no chain length overflows the stack. Each job's panic (or its
+/// drop's) goes to the exception handler.
+fn trampoline(job: Job) {
+    use std::cell::{Cell, RefCell};
+    use std::collections::VecDeque;
+    thread_local! {
+        static RUNNING: Cell<bool> = const { Cell::new(false) };
+        static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
+    }
+    if RUNNING.with(|r| r.replace(true)) {
+        QUEUE.with(|q| q.borrow_mut().push_back(job));
+        return;
+    }
+    let mut next = Some(job);
+    while let Some(job) = next {
+        if let Err(p) = catch_unwind(AssertUnwindSafe(job)) {
+            report_panic_payload("Exception in qi::Future callback", p);
+        }
+        next = QUEUE.with(|q| q.borrow_mut().pop_front());
+    }
+    RUNNING.with(|r| r.set(false));
+}
 /// The reading end of a [`Promise`]: shared (clones read the same outcome),
 /// awaitable (`Result<T>`), and blockable off the loop thread.
 ///
@@ -225,17 +268,36 @@ fn call_guarded<T: Clone + Send + 'static>(fut: &Future<T>, cb: Callback<T>) {
 /// ```
 pub struct Future<T: Clone + Send + 'static> {
     shared: Arc<Shared<T>>,
+    /// This reader's slot in the wakers while it is awaited.
+    waiter: Option<usize>,
 }
 
 impl<T: Clone + Send + 'static> Clone for Future<T> {
     fn clone(&self) -> Self {
-        Self {
-            shared: self.shared.clone(),
+        Self::of(&self.shared)
+    }
+}
+
+impl<T: Clone + Send + 'static> Drop for Future<T> {
+    fn drop(&mut self) {
+        if let Some(key) = self.waiter.take() {
+            let mut inner = self.shared.lock();
+            // After the outcome the slab is a new, empty one: nothing to free.
+            if inner.outcome.is_none() {
+                inner.wakers.try_remove(key);
+            }
         }
     }
 }
 
 impl<T: Clone + Send + 'static> Future<T> {
+    fn of(shared: &Arc<Shared<T>>) -> Self {
+        Self {
+            shared: shared.clone(),
+            waiter: None,
+        }
+    }
+
     /// A future finished with `value`.
     pub fn from_value(value: T) -> Self {
         let p = Promise::new();
@@ -330,7 +392,9 @@ impl<T: Clone + Send + 'static> Future<T> {
                     shared: self.shared.clone(),
                 }
             };
-            f(&p);
+            // Through the trampoline: a `then` cancels its source from its
+            // own `on_cancel`, and a long chain must not recurse.
+            trampoline(Box::new(move || f(&p)));
         }
     }
 
@@ -423,12 +487,16 @@ impl<T: Clone + Send + 'static> StdFuture for Future<T> {
     type Output = Result<T>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
-        let mut inner = self.shared.lock();
+        let this = self.get_mut();
+        let mut inner = this.shared.lock();
         if let Some(o) = &inner.outcome {
+            this.waiter = None;
             return Poll::Ready(Self::outcome_result(o));
         }
-        if !inner.wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            inner.wakers.push(cx.waker().clone());
+        match this.waiter.and_then(|k| inner.wakers.get_mut(k)) {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            Some(w) => *w = cx.waker().clone(),
+            None => this.waiter = Some(inner.wakers.insert(cx.waker().clone())),
         }
         Poll::Pending
     }

@@ -32,7 +32,9 @@ enum Status {
 enum When {
     Now,
     After(Nanos),
-    At(Nanos),
+    /// At this time, or now if it has passed (a compensated task's next
+    /// call: one call at once after an overrun, no burst of catch-ups).
+    AtOrNow(Nanos),
 }
 
 struct State {
@@ -108,7 +110,10 @@ impl Periodic {
 /// - Without compensation the period counts from the end of a call. With
 ///   [`compensate_callback_time`](Self::compensate_callback_time) it counts
 ///   from the *planned* start of the previous call, so the schedule never
-///   drifts; a callback longer than the period is called back to back.
+///   drifts. A call that overran the period (or a loop that was blocked)
+///   is followed by one call at once, and the cadence goes on from there:
+///   as in libqi, which waits `max(0, period − call duration)`, missed
+///   calls are not made up in a burst.
 /// - `start`, `stop`, `async_stop` and `trigger` may be called from any
 ///   thread at any time: the last call wins.
 /// - A panicking callback stops the task; the panic goes to the loop's
@@ -428,7 +433,7 @@ fn schedule_on_loop(p: &Arc<Periodic>, gen: u64, when: When) {
     let at = match when {
         When::Now => now,
         When::After(d) => now.saturating_add(d),
-        When::At(t) => t,
+        When::AtOrNow(t) => t.max(now),
     };
     let mut st = p.lock();
     if st.generation != gen || st.status != Status::Scheduled {
@@ -490,7 +495,7 @@ fn fire(p: &Arc<Periodic>, gen: u64, planned: Nanos) {
             let period = st.period.unwrap_or(1);
             st.status = Status::Scheduled;
             let when = if st.compensate {
-                When::At(planned.saturating_add(period))
+                When::AtOrNow(planned.saturating_add(period))
             } else {
                 When::After(period)
             };

@@ -5,25 +5,79 @@ use std::future::Future as StdFuture;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+use std::thread::ThreadId;
 
 use futures::task::AtomicWaker;
 
 use crate::core::sync::lock;
 use crate::runtime::context;
 use crate::runtime::event_loop::{get_event_loop, LoopHandle};
-use crate::runtime::exception::report_panic;
+use crate::runtime::exception::report_panic_payload;
 
 /// The id of a connection, for [`Signal::disconnect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct SignalLink(pub u64);
 
-type Subscriber<T> = Arc<dyn Fn(&T) + Send + Sync>;
 type OnSubscribers = Arc<dyn Fn(bool) + Send + Sync>;
 
+/// A connected callback, with what `disconnect` needs to keep its promise:
+/// once it returns, the callback is not called again, and (off the threads
+/// that are calling it) no call of it is still running.
+struct Subscriber<T> {
+    f: Box<dyn Fn(&T) + Send + Sync>,
+    /// The threads inside a call of `f` now; `connected` is false once
+    /// disconnected. One lock: an emission checks and enters in one step.
+    calls: Mutex<Calls>,
+    finished: Condvar,
+}
+
+#[derive(Default)]
+struct Calls {
+    connected: bool,
+    running: Vec<ThreadId>,
+}
+
+impl<T> Subscriber<T> {
+    /// Calls `f` unless it was disconnected.
+    fn call(&self, value: &T) {
+        let me = std::thread::current().id();
+        {
+            let mut calls = lock(&self.calls);
+            if !calls.connected {
+                return;
+            }
+            calls.running.push(me);
+        }
+        let r = catch_unwind(AssertUnwindSafe(|| (self.f)(value)));
+        {
+            let mut calls = lock(&self.calls);
+            if let Some(i) = calls.running.iter().position(|t| *t == me) {
+                calls.running.swap_remove(i);
+            }
+        }
+        self.finished.notify_all();
+        if let Err(p) = r {
+            report_panic_payload("Exception in qi::Signal subscriber", p);
+        }
+    }
+
+    /// Marks it disconnected, then waits for its calls on other threads
+    /// (a call on this thread is the caller's own stack: waiting for it
+    /// could never end).
+    fn disconnect(&self) {
+        let me = std::thread::current().id();
+        let mut calls = lock(&self.calls);
+        calls.connected = false;
+        while calls.running.iter().any(|t| *t != me) {
+            calls = self.finished.wait(calls).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+}
+
 struct Inner<T> {
-    subscribers: Mutex<Vec<(SignalLink, Subscriber<T>)>>,
+    subscribers: Mutex<Vec<(SignalLink, Arc<Subscriber<T>>)>>,
     on_subscribers: Mutex<Option<OnSubscribers>>,
     next_link: AtomicU64,
     home: Option<LoopHandle>,
@@ -84,7 +138,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
         }
     }
 
-    fn subs(&self) -> MutexGuard<'_, Vec<(SignalLink, Subscriber<T>)>> {
+    fn subs(&self) -> MutexGuard<'_, Vec<(SignalLink, Arc<Subscriber<T>>)>> {
         lock(&self.inner.subscribers)
     }
 
@@ -106,7 +160,17 @@ impl<T: Clone + Send + 'static> Signal<T> {
         let link = SignalLink(self.inner.next_link.fetch_add(1, Ordering::Relaxed));
         let first = {
             let mut subs = self.subs();
-            subs.push((link, Arc::new(f)));
+            subs.push((
+                link,
+                Arc::new(Subscriber {
+                    f: Box::new(f),
+                    calls: Mutex::new(Calls {
+                        connected: true,
+                        running: Vec::new(),
+                    }),
+                    finished: Condvar::new(),
+                }),
+            ));
             subs.len() == 1
         };
         if first {
@@ -115,7 +179,10 @@ impl<T: Clone + Send + 'static> Signal<T> {
         link
     }
 
-    /// Disconnects a link; returns whether it was connected.
+    /// Disconnects a link; returns whether it was connected. Once it
+    /// returns the subscriber is not called again, not even by an emission
+    /// in progress; called off the thread of a running call of it, it waits
+    /// for that call to end (as libqi does; from inside the call it cannot).
     pub fn disconnect(&self, link: SignalLink) -> bool {
         // The subscriber is dropped after the lock is released: its Drop
         // may use this signal.
@@ -128,6 +195,9 @@ impl<T: Clone + Send + 'static> Signal<T> {
             (removed, subs.is_empty())
         };
         let found = removed.is_some();
+        if let Some((_, sub)) = &removed {
+            sub.disconnect();
+        }
         drop(removed);
         if found && now_empty {
             self.notify_subscribers(false);
@@ -135,10 +205,13 @@ impl<T: Clone + Send + 'static> Signal<T> {
         found
     }
 
-    /// Disconnects every subscriber.
+    /// Disconnects every subscriber (as [`disconnect`](Self::disconnect)).
     pub fn disconnect_all(&self) {
         let taken = std::mem::take(&mut *self.subs()); // the lock ends here
         let had = !taken.is_empty();
+        for (_, sub) in &taken {
+            sub.disconnect();
+        }
         drop(taken); // outside the lock: a subscriber's Drop may use the signal
         if had {
             self.notify_subscribers(false);
@@ -167,11 +240,9 @@ impl<T: Clone + Send + 'static> Signal<T> {
     }
 
     fn deliver(&self, value: &T) {
-        let subs: Vec<Subscriber<T>> = self.subs().iter().map(|(_, f)| f.clone()).collect();
-        for f in subs {
-            if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(value))) {
-                report_panic("Exception in qi::Signal subscriber", &*p);
-            }
+        let subs: Vec<Arc<Subscriber<T>>> = self.subs().iter().map(|(_, s)| s.clone()).collect();
+        for sub in subs {
+            sub.call(value);
         }
     }
 

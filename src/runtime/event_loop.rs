@@ -313,16 +313,18 @@ impl EventLoop {
         self.core().call_soon(f, Location::caller())
     }
 
-    /// Schedules `f` after `delay` (`f64` seconds or `Duration`; negative
-    /// means now). Timers with equal deadlines run in scheduling order.
+    /// Schedules `f` after `delay` (`f64` seconds or `Duration`). Timers
+    /// run in deadline order, equal deadlines in scheduling order. As in
+    /// asyncio the deadline is `time() + delay`, also for a negative delay:
+    /// `call_later(-2.0, b)` runs before `call_later(-1.0, a)`.
     #[track_caller]
     pub fn call_later<F: FnOnce() + 'static>(
         &self,
         delay: impl IntoDelay,
         f: F,
     ) -> Result<TimerHandle> {
-        let delay = delay.into_nanos()?;
-        let when = self.core().now().saturating_add(delay);
+        let delay = delay.into_signed_nanos()?;
+        let when = clock::deadline_after(self.core().now(), delay);
         self.core().call_at(when, f, Location::caller())
     }
 

@@ -70,3 +70,16 @@ pub(crate) fn report_panic(message: impl Into<String>, payload: &(dyn std::any::
         ..ExceptionContext::default()
     });
 }
+
+/// [`report`] for a panic payload that is consumed: the payload is dropped
+/// under a guard (a payload whose `Drop` panics takes nothing down).
+pub(crate) fn report_panic_payload(
+    message: impl Into<String>,
+    payload: Box<dyn std::any::Any + Send>,
+) {
+    report(ExceptionContext {
+        message: message.into(),
+        panic: Some(crate::error::into_panic_message(payload)),
+        ..ExceptionContext::default()
+    });
+}

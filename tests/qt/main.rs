@@ -18,12 +18,14 @@ mod background;
 mod edges;
 mod embedding;
 mod executor;
+mod fairness;
 mod io_examples;
 mod loop_tasks;
 mod net;
 mod periodic;
 mod process;
 mod qi;
+mod qi_edges;
 #[cfg(feature = "qmetaobject")]
 mod qmeta;
 mod qml;
@@ -211,6 +213,8 @@ fn main() {
     cases.extend(process::CASES);
     cases.extend(io_examples::CASES);
     cases.extend(edges::CASES);
+    cases.extend(fairness::CASES);
+    cases.extend(qi_edges::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]
