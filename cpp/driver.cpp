@@ -419,8 +419,20 @@ QtThread::QtThread(rust::Box<ThreadBody> body, const rust::Str name)
 
 QtThread::~QtThread()
 {
+    if (QThread::currentThread() == thread_) {
+        // Dropped by the thread it manages: waiting for itself would fail
+        // and deleting a running QThread is Qt's qFatal. The QThread object
+        // is deleted once it has finished, by the thread it belongs to.
+        QObject::connect(thread_, &QThread::finished, thread_, &QObject::deleteLater);
+        return;
+    }
     thread_->wait();
     delete thread_;
+}
+
+bool QtThread::is_current() const
+{
+    return QThread::currentThread() == thread_;
 }
 
 bool QtThread::is_finished() const

@@ -145,6 +145,7 @@ public:
     ~QtThread();
     bool is_finished() const;
     void wait() const;
+    bool is_current() const;
 
 private:
     QThread *thread_;

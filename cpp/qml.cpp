@@ -61,16 +61,25 @@ QObject *find_named(const QQmlApplicationEngine &engine, const QString &name)
 
 } // namespace
 
-std::int32_t ensure_gui_application()
+std::int32_t ensure_gui_application(bool offscreen)
 {
     QCoreApplication *app = QCoreApplication::instance();
     if (app != nullptr) {
         return qobject_cast<QGuiApplication *>(app) != nullptr ? 1 : 2;
     }
-    // Lives for the rest of the process, as an application object does.
+    // Lives for the rest of the process, as an application object does (and
+    // so do argc/argv, which Qt keeps). Headless: `-platform offscreen`, so
+    // that nobody has to set QT_QPA_PLATFORM while threads run.
     static int argc = 1;
     static char name[] = "qtloop";
-    static char *argv[] = {name, nullptr};
+    static char platform_flag[] = "-platform";
+    static char platform[] = "offscreen";
+    static char *argv[] = {name, nullptr, nullptr, nullptr};
+    if (offscreen) {
+        argv[1] = platform_flag;
+        argv[2] = platform;
+        argc = 3;
+    }
     new QGuiApplication(argc, argv);
     return 0;
 }

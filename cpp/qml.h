@@ -17,7 +17,7 @@ class AsyncJob; // cxx-qt: src/bridge/job.rs
 
 // 0: created a QGuiApplication; 1: one exists already; 2: a non-GUI
 // QCoreApplication exists (QML windows cannot be shown).
-std::int32_t ensure_gui_application();
+std::int32_t ensure_gui_application(bool offscreen);
 
 // QUrl::fromLocalFile.
 QUrl local_file_url(const QString &path);

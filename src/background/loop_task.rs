@@ -330,52 +330,107 @@ impl<L: LoopTask> BackgroundTask for LoopRunner<L> {
 }
 
 /// The on-loop driver: the same hooks and schedule, paced by loop timers.
-async fn drive_on_loop<L: LoopTask>(
-    mut runner: LoopRunner<L>,
+fn drive_on_loop<L: LoopTask>(
+    runner: LoopRunner<L>,
     sh: Arc<Shared<L::Settings, L::Status>>,
-) {
+) -> impl Future<Output = ()> {
     let ctx = TaskContext { shared: sh.clone() };
-    let guarded = |f: &mut dyn FnMut() -> std::result::Result<(), TaskFailure>| {
-        finish_result(catch_unwind(AssertUnwindSafe(f)))
+    let (period, policy) = (runner.period, runner.policy);
+    // If the loop closes under the task (or was closed before it started),
+    // its future is dropped: the guard still runs `loop_finalize` (if
+    // `loop_prepare` ran) and marks the task finished, so `join` returns.
+    let mut run = OnLoopRun {
+        runner,
+        ctx,
+        prepared: false,
+        finished: false,
     };
-    let mut result = guarded(&mut || runner.task.loop_prepare(&ctx));
-    let mut sched = Schedule {
-        period: runner.period,
-        policy: runner.policy,
-        next: Instant::now() + runner.period,
-        warned_at: None,
-        unwarned: 0,
-    };
-    while result.is_ok() && !ctx.stop_requested() {
-        result = guarded(&mut || iterate(&mut runner.task, &ctx));
-        if result.is_err() {
-            break;
-        }
-        match sched.after_iteration(&sh, Instant::now()) {
-            Err(e) => result = Err(e),
-            Ok(Next::Stop) => break,
-            Ok(Next::Now) => crate::time::sleep(0.0).await.map(drop).unwrap_or(()),
-            Ok(Next::SleepUntil(until)) => {
-                if (StopOrSleep {
-                    sh: &sh,
-                    sleep: crate::time::sleep_until(until),
-                })
-                .await
-                .is_err()
-                {
-                    break;
+    async move { run.drive(sh, period, policy).await }
+}
+
+impl<L: LoopTask> OnLoopRun<L> {
+    async fn drive(
+        &mut self,
+        sh: Arc<Shared<L::Settings, L::Status>>,
+        period: Duration,
+        policy: MissedLoopPolicy,
+    ) {
+        let run = self;
+        let guarded = |f: &mut dyn FnMut() -> std::result::Result<(), TaskFailure>| {
+            finish_result(catch_unwind(AssertUnwindSafe(f)))
+        };
+        run.prepared = true;
+        let mut result = guarded(&mut || run.runner.task.loop_prepare(&run.ctx));
+        let mut sched = Schedule {
+            period,
+            policy,
+            next: Instant::now() + period,
+            warned_at: None,
+            unwarned: 0,
+        };
+        while result.is_ok() && !run.ctx.stop_requested() {
+            result = guarded(&mut || iterate(&mut run.runner.task, &run.ctx));
+            if result.is_err() {
+                break;
+            }
+            match sched.after_iteration(&sh, Instant::now()) {
+                Err(e) => result = Err(e),
+                Ok(Next::Stop) => break,
+                Ok(Next::Now) => crate::time::sleep(0.0).await.map(drop).unwrap_or(()),
+                Ok(Next::SleepUntil(until)) => {
+                    if (StopOrSleep {
+                        sh: &sh,
+                        sleep: crate::time::sleep_until(until),
+                    })
+                    .await
+                    .is_err()
+                    {
+                        break;
+                    }
+                    sched.woke(&sh, until);
                 }
-                sched.woke(&sh, until);
             }
         }
+        run.finish(result);
     }
-    let fin = catch_unwind(AssertUnwindSafe(|| runner.task.loop_finalize(&ctx)));
-    let result = match (result, fin) {
-        (Err(e), _) => Err(e),
-        (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::into_panic_message(p))),
-        (Ok(()), Ok(())) => Ok(()),
-    };
-    sh.set_phase(Phase::Finished(result));
+}
+
+/// What an on-loop loop task holds while it runs; see [`drive_on_loop`].
+struct OnLoopRun<L: LoopTask> {
+    runner: LoopRunner<L>,
+    ctx: TaskContext<L::Settings, L::Status>,
+    prepared: bool,
+    finished: bool,
+}
+
+impl<L: LoopTask> OnLoopRun<L> {
+    /// Runs `loop_finalize` (if `loop_prepare` ran) and publishes the end.
+    fn finish(&mut self, result: std::result::Result<(), TaskFailure>) {
+        self.finished = true;
+        let fin = if self.prepared {
+            catch_unwind(AssertUnwindSafe(|| {
+                self.runner.task.loop_finalize(&self.ctx)
+            }))
+        } else {
+            Ok(())
+        };
+        let result = match (result, fin) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Err(p)) => Err(TaskFailure::Panicked(crate::error::into_panic_message(p))),
+            (Ok(()), Ok(())) => Ok(()),
+        };
+        self.ctx.shared.set_phase(Phase::Finished(result));
+    }
+}
+
+impl<L: LoopTask> Drop for OnLoopRun<L> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.finish(Err(TaskFailure::Failed(
+                "its event loop closed before the loop task ended".into(),
+            )));
+        }
+    }
 }
 
 /// A loop-timer sleep that a stop request ends early.

@@ -32,6 +32,7 @@ pub(crate) mod bridge {
         fn spawn_qthread(body: Box<ThreadBody>, name: &str) -> UniquePtr<QtThread>;
         fn is_finished(self: &QtThread) -> bool;
         fn wait(self: &QtThread);
+        fn is_current(self: &QtThread) -> bool;
         fn current_qthread_name() -> String;
 
         fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
@@ -79,8 +80,10 @@ unsafe impl Send for bridge::LoopWaker {}
 // SAFETY: as above; every method takes the mutex.
 unsafe impl Sync for bridge::LoopWaker {}
 
-// SAFETY: a `QtThread` only wraps a `QThread*`; `isFinished` and `wait`
-// are thread-safe in Qt, and the handle is destroyed after `wait`.
+// SAFETY: a `QtThread` only wraps a `QThread*`; `isFinished`, `wait` and
+// `currentThread` comparisons are thread-safe in Qt, and the handle is
+// destroyed after `wait` (or, on the thread itself, hands the deletion to
+// the QThread object's own thread once it has finished).
 unsafe impl Send for bridge::QtThread {}
 
 pub(crate) use crate::driver::sink::DriverSink;

@@ -32,7 +32,7 @@ pub(crate) mod bridge {
         fn local_file_url(path: &QString) -> QUrl;
         fn save_png(image: &QImage, path: &QString) -> bool;
 
-        fn ensure_gui_application() -> i32;
+        fn ensure_gui_application(offscreen: bool) -> i32;
         fn root_window_count(engine: &QQmlApplicationEngine) -> i32;
         fn show_root_windows(engine: &QQmlApplicationEngine);
         fn grab_root_window(engine: &QQmlApplicationEngine) -> QImage;

@@ -130,8 +130,29 @@ impl RemoteWake for QtWaker {
     }
 }
 
-/// Creates a `QCoreApplication` if the process has no application object.
-/// Returns whether it created one.
-pub(crate) fn ensure_application() -> bool {
-    ffi::ensure_core_application()
+/// Serialises the creation of the application object: threads that create
+/// their first loop at once (or a loop and a `QmlApp`) make one
+/// application, never two (Qt's undefined behaviour).
+pub(crate) fn with_application_lock<R>(f: impl FnOnce() -> R) -> R {
+    static APPLICATION: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = crate::core::sync::lock(&APPLICATION);
+    f()
+}
+
+/// Creates a `QCoreApplication` if the process has no application object,
+/// logging a warning that says how a GUI application avoids it (unless
+/// `quiet`). Returns whether it created one.
+pub(crate) fn ensure_application(quiet: bool) -> bool {
+    let created = with_application_lock(ffi::ensure_core_application);
+    if created && !quiet {
+        log::warn!(
+            "qtloop: EventLoop::new() found no Qt application and created a \
+             QCoreApplication. A GUI application needs its QGuiApplication made \
+             first (qtloop::qml::QmlApp::new() or qtloop::qml::ensure_gui_application(), \
+             or its own), before the first EventLoop, or its windows will not work. \
+             A console application can call qtloop::qt::ensure_core_application() \
+             first to say that it means it."
+        );
+    }
+    created
 }

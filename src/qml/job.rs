@@ -149,38 +149,94 @@ impl Default for AsyncJobRust {
     }
 }
 
+/// A change of an `AsyncJob`'s properties, applied as one step: every
+/// property is written first, and only then are the notify signals and the
+/// final signal emitted. A QML handler may restart or cancel the job from
+/// any of them: nothing written afterwards overwrites what it did.
+#[derive(Default)]
+struct Change {
+    running: Option<bool>,
+    status: Option<&'static str>,
+    progress: Option<f64>,
+    error: Option<QString>,
+    result: Option<QVariant>,
+    then: Option<Outcome>,
+}
+
+/// The signal that ends a change.
+enum Outcome {
+    Finished(QVariant),
+    Failed(QString),
+    Cancelled,
+}
+
 impl AsyncJob {
-    fn set_state(mut self: Pin<&mut Self>, running: bool, status: &str) {
-        if self.running != running {
-            self.as_mut().rust_mut().running = running;
-            self.as_mut().running_changed();
+    fn apply(mut self: Pin<&mut Self>, change: Change) {
+        let (mut running, mut status, mut progress, mut error, mut result) =
+            (false, false, false, false, false);
+        {
+            let mut r = self.as_mut().rust_mut();
+            if let Some(v) = change.running {
+                running = r.running != v;
+                r.running = v;
+            }
+            if let Some(v) = change.status.map(QString::from) {
+                status = r.status != v;
+                r.status = v;
+            }
+            if let Some(v) = change.progress {
+                progress = r.progress != v;
+                r.progress = v;
+            }
+            if let Some(v) = change.error {
+                error = r.error != v;
+                r.error = v;
+            }
+            if let Some(v) = change.result {
+                result = true;
+                r.result = v;
+            }
         }
-        let status = QString::from(status);
-        if self.status != status {
-            self.as_mut().rust_mut().status = status;
-            self.as_mut().status_changed();
+        // Emitted last, from this snapshot: handlers see the whole change.
+        if result {
+            self.as_mut().result_changed();
         }
-    }
-
-    fn set_progress(mut self: Pin<&mut Self>, progress: f64) {
-        if self.progress != progress {
-            self.as_mut().rust_mut().progress = progress;
-            self.progress_changed();
+        if progress {
+            self.as_mut().progress_changed();
         }
-    }
-
-    fn set_error(mut self: Pin<&mut Self>, error: QString) {
-        if self.error != error {
-            self.as_mut().rust_mut().error = error;
+        if error {
             self.as_mut().error_changed();
         }
+        if running {
+            self.as_mut().running_changed();
+        }
+        if status {
+            self.as_mut().status_changed();
+        }
+        match change.then {
+            Some(Outcome::Finished(v)) => self.finished(&v),
+            Some(Outcome::Failed(e)) => self.failed(&e),
+            Some(Outcome::Cancelled) => self.cancelled(),
+            None => {}
+        }
     }
 
-    fn fail(mut self: Pin<&mut Self>, message: String) {
+    fn set_progress(self: Pin<&mut Self>, progress: f64) {
+        self.apply(Change {
+            progress: Some(progress),
+            ..Change::default()
+        });
+    }
+
+    fn fail(self: Pin<&mut Self>, message: String) {
         let error = QString::from(&message);
-        self.as_mut().set_error(error.clone());
-        self.as_mut().set_state(false, "failed");
-        self.failed(&error);
+        self.apply(Change {
+            running: Some(false),
+            status: Some("failed"),
+            error: Some(error.clone()),
+            then: Some(Outcome::Failed(error)),
+            ..Change::default()
+        });
     }
 
     /// QML: `start(argument)`.
@@ -232,9 +288,13 @@ impl AsyncJob {
             let _ = thread.queue(move |obj| obj.complete(generation, outcome));
         });
         task.set_name(format!("AsyncJob `{name}`"));
-        self.as_mut().set_progress(0.0);
-        self.as_mut().set_error(QString::default());
-        self.set_state(true, "running");
+        self.apply(Change {
+            running: Some(true),
+            status: Some("running"),
+            progress: Some(0.0),
+            error: Some(QString::default()),
+            ..Change::default()
+        });
         true
     }
 
@@ -256,8 +316,12 @@ impl AsyncJob {
         // Updates still queued by the cancelled run are dropped.
         self.as_mut().rust_mut().generation += 1;
         self.as_mut().rust_mut().inbox = None;
-        self.as_mut().set_state(false, "cancelled");
-        self.cancelled();
+        self.apply(Change {
+            running: Some(false),
+            status: Some("cancelled"),
+            then: Some(Outcome::Cancelled),
+            ..Change::default()
+        });
     }
 
     fn complete(mut self: Pin<&mut Self>, generation: u64, outcome: JobOutcome) {
@@ -266,13 +330,14 @@ impl AsyncJob {
         }
         self.as_mut().rust_mut().inbox = None;
         match outcome {
-            Ok(value) => {
-                self.as_mut().rust_mut().result = value.clone();
-                self.as_mut().result_changed();
-                self.as_mut().set_progress(1.0);
-                self.as_mut().set_state(false, "finished");
-                self.finished(&value);
-            }
+            Ok(value) => self.apply(Change {
+                running: Some(false),
+                status: Some("finished"),
+                progress: Some(1.0),
+                result: Some(value.clone()),
+                then: Some(Outcome::Finished(value)),
+                ..Change::default()
+            }),
             Err(message) => self.fail(message),
         }
     }

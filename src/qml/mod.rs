@@ -57,7 +57,8 @@ pub fn new_async_job(job: &str) -> UniquePtr<AsyncJob> {
 /// `QCoreApplication` exists already: create the GUI application (or a
 /// `QmlApp`) before the first [`EventLoop`](crate::EventLoop).
 pub fn ensure_gui_application() -> Result<()> {
-    match ffi::ensure_gui_application() {
+    let offscreen = OFFSCREEN.load(std::sync::atomic::Ordering::Relaxed);
+    match crate::driver::with_application_lock(|| ffi::ensure_gui_application(offscreen)) {
         0 | 1 => Ok(()),
         _ => Err(Error::Qt(
             "a QCoreApplication (not a QGuiApplication) exists already: create the \
@@ -250,18 +251,44 @@ impl QmlApp {
     }
 }
 
+/// Set by [`use_offscreen_if_no_display`]: the `QGuiApplication` that
+/// qtloop creates gets `-platform offscreen`.
+static OFFSCREEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Selects Qt's `offscreen` platform when there is no display (neither
 /// `DISPLAY` nor `WAYLAND_DISPLAY` is set) and the user did not choose a
 /// platform with `QT_QPA_PLATFORM`. Call it before the application is
 /// created; returns whether the run is headless.
+///
+/// The `QGuiApplication` that qtloop creates ([`QmlApp::new`],
+/// [`ensure_gui_application`]) is then given `-platform offscreen`. For an
+/// application created elsewhere (qmetaobject's engine, your own), it also
+/// sets `QT_QPA_PLATFORM`, but only while the process has a single thread:
+/// changing the environment while another thread may read it is a data
+/// race (the C library's `getenv` is not synchronised with it).
 pub fn use_offscreen_if_no_display() -> bool {
     let chosen = std::env::var_os("QT_QPA_PLATFORM");
     if chosen.is_none()
         && std::env::var_os("DISPLAY").is_none()
         && std::env::var_os("WAYLAND_DISPLAY").is_none()
     {
-        std::env::set_var("QT_QPA_PLATFORM", "offscreen");
+        OFFSCREEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        if single_threaded() {
+            std::env::set_var("QT_QPA_PLATFORM", "offscreen");
+        } else {
+            log::debug!("qtloop: several threads run: QT_QPA_PLATFORM is left unset");
+        }
         return true;
     }
     std::env::var("QT_QPA_PLATFORM").is_ok_and(|p| p == "offscreen" || p == "minimal")
+}
+
+/// Whether this process has one thread (Linux: `/proc/self/status`;
+/// elsewhere unknown, so false).
+fn single_threaded() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .is_some_and(|n| n.trim() == "1")
+    })
 }

@@ -115,6 +115,16 @@ pub fn on_application_thread() -> bool {
     ffi::on_application_thread()
 }
 
+/// Creates the process's `QCoreApplication` now, if it has no application
+/// object yet (a console application; a GUI one creates its
+/// `QGuiApplication` instead). [`EventLoop::new`](crate::EventLoop::new)
+/// does it too, but logs a warning, since a GUI application that forgot
+/// its `QGuiApplication` would otherwise fail silently later. Returns
+/// whether it created one. Safe to call from racing threads.
+pub fn ensure_core_application() -> bool {
+    crate::driver::ensure_application(true)
+}
+
 /// A Qt-side precise `QTimer` that records the longest gap between its
 /// ticks: how responsive Qt stays while the loop is busy (the benchmark's
 /// W8 and the flood tests use it). It ticks while the thread's Qt event

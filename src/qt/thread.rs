@@ -23,7 +23,9 @@ pub(crate) fn run_thread_body(body: Box<ThreadBody>) {
 
 /// A `QThread` (started by Qt, with Qt's own event dispatcher) running a
 /// Rust closure: an [`EventLoop`](crate::EventLoop) created in it runs on
-/// that thread's Qt loop. Dropping the handle waits for the thread.
+/// that thread's Qt loop. Dropping the handle waits for the thread (unless
+/// it is dropped by that thread itself: then the `QThread` object is
+/// deleted once the thread has finished).
 ///
 /// ```
 /// let t = qtloop::qt::spawn_qthread("worker", || {
@@ -65,9 +67,13 @@ impl<T> QThreadHandle<T> {
     }
 
     /// Waits for the thread and returns what `f` returned;
-    /// `Err(Error::Panicked)` if it panicked.
+    /// `Err(Error::Panicked)` if it panicked, `Err(Error::WouldDeadlock)`
+    /// if called by that thread itself.
     pub fn join(self) -> Result<T> {
         if let Some(t) = self.thread.as_ref() {
+            if t.is_current() {
+                return Err(Error::WouldDeadlock);
+            }
             t.wait();
         }
         let r = lock(&self.result).take();

@@ -52,13 +52,15 @@ impl fmt::Display for ExceptionContext {
     }
 }
 
-/// Hands `ctx` to the exception handler of this thread's loop, or logs it
+/// Hands `ctx` to the exception handler of this thread's loop (open or
+/// closing), or logs it
 /// at ERROR if the thread has none (panics of qi callbacks, signal
 /// subscribers and periodic tasks go through here).
 pub(crate) fn report(ctx: ExceptionContext) {
-    match super::event_loop::get_event_loop() {
-        Ok(lp) => lp.call_exception_handler(ctx),
-        Err(_) => log::error!("{ctx}"),
+    // Also while the loop closes: what its drops report reaches its handler.
+    match super::context::current() {
+        Some(inner) => inner.call_exception_handler(ctx),
+        None => log::error!("{ctx}"),
     }
 }
 

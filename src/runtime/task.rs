@@ -140,9 +140,20 @@ pin_project! {
 
     impl<F> PinnedDrop for Guarded<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
+            let mut this = this.project();
             if *this.registered {
                 deregister(*this.loop_id, this.state.id);
+            }
+            // async-task aborts the process if dropping the future panics
+            // (a parked task dropped at close, a cancelled runnable): the
+            // drop is guarded here, and its panic reported.
+            if this.fut.is_some() {
+                if let Err(p) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
+                    crate::runtime::exception::report_panic_payload(
+                        format!("Exception while dropping task {}", this.state.id),
+                        p,
+                    );
+                }
             }
             // Dropped before it ended (its loop closed): cancelled.
             let _ = this.state.status.compare_exchange(

@@ -30,6 +30,7 @@ mod qi_edges;
 mod qmeta;
 mod qml;
 mod qml_app;
+mod qml_edges;
 mod qt_integration;
 mod reactor;
 mod reliability;
@@ -39,6 +40,7 @@ mod service_probe;
 #[cfg(feature = "dbus")]
 mod services;
 mod tasks;
+mod teardown;
 
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
@@ -168,6 +170,14 @@ fn main() {
         reactor::qtimer_fallback_child();
         return;
     }
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("offscreen") {
+        qml_edges::offscreen_child();
+        return;
+    }
+    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("app_race") {
+        qml_edges::app_race_child();
+        return;
+    }
     if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("stuck_job") {
         reliability::stuck_job_child();
         return;
@@ -215,6 +225,8 @@ fn main() {
     cases.extend(edges::CASES);
     cases.extend(fairness::CASES);
     cases.extend(qi_edges::CASES);
+    cases.extend(teardown::CASES);
+    cases.extend(qml_edges::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]

@@ -41,11 +41,11 @@ pub fn wait_until(lp: &EventLoop, secs: f64, mut cond: impl FnMut() -> bool) -> 
 }
 
 /// Calls the job item's `start(...)` as QML would; what it returned.
-fn started(app: &QmlApp, call: &str) -> bool {
+pub fn started(app: &QmlApp, call: &str) -> bool {
     app.evaluate("job", call).unwrap().value::<bool>().unwrap()
 }
 
-fn string(app: &QmlApp, name: &str, prop: &str) -> String {
+pub fn string(app: &QmlApp, name: &str, prop: &str) -> String {
     app.string_property(name, prop).unwrap()
 }
 
@@ -53,12 +53,12 @@ fn number(app: &QmlApp, name: &str, prop: &str) -> f64 {
     app.property(name, prop).unwrap().value::<f64>().unwrap()
 }
 
-fn flag(app: &QmlApp, name: &str, prop: &str) -> bool {
+pub fn flag(app: &QmlApp, name: &str, prop: &str) -> bool {
     app.property(name, prop).unwrap().value::<bool>().unwrap()
 }
 
 /// A window with one AsyncJob (`job`) and a `log` of what QML saw.
-fn job_window(job: &str, extra: &str) -> String {
+pub fn job_window(job: &str, extra: &str) -> String {
     format!(
         r#"
 import QtQuick
