@@ -79,20 +79,25 @@ pub enum Error {
     #[error("invalid file descriptor {0}: it must be an open fd")]
     InvalidFd(i32),
     /// A D-Bus name (service, path, interface, member) is malformed.
+    #[cfg(feature = "dbus")]
     #[error("bad name: {0}")]
     BadName(String),
     /// No process owns this service name on the bus.
+    #[cfg(feature = "dbus")]
     #[error("no such service: {0}")]
     NoSuchService(String),
     /// The service went away (exited, crashed, closed its connection)
     /// before it answered.
+    #[cfg(feature = "dbus")]
     #[error("the service went away before answering: {0}")]
     PeerVanished(String),
     /// A single-threaded service could not take the call within its lock
     /// time-out (libqi's "Time-out acquiring object lock. Deadlock?").
+    #[cfg(feature = "dbus")]
     #[error("possible deadlock: {0}")]
     PossibleDeadlock(String),
     /// The service answered with a D-Bus error.
+    #[cfg(feature = "dbus")]
     #[error("the service answered {name}: {message}")]
     Remote {
         /// The D-Bus error name.
@@ -101,6 +106,7 @@ pub enum Error {
         message: String,
     },
     /// The message bus failed (connecting, sending, a malformed reply).
+    #[cfg(feature = "dbus")]
     #[error("D-Bus: {0}")]
     Bus(String),
 }

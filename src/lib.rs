@@ -43,6 +43,8 @@
 //! Unix sockets, [`net::Async`] for any fd), [`process`] (child processes),
 //! [`executor`], [`qi`], [`background`], [`qt`], [`qml`].
 #![warn(missing_docs)]
+// `unsafe` lives in the bridge to C++ and nowhere else.
+#![deny(unsafe_code)]
 
 // cxx-qt-build's generated init code (QML module registration) calls into
 // these crates; referencing them makes sure every final binary links them.
@@ -50,7 +52,6 @@ use cxx_qt as _;
 use cxx_qt_lib as _;
 
 pub mod background;
-mod bridge;
 pub mod core;
 mod driver;
 pub mod error;

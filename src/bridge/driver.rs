@@ -86,6 +86,49 @@ unsafe impl Sync for bridge::LoopWaker {}
 // the QThread object's own thread once it has finished).
 unsafe impl Send for bridge::QtThread {}
 
-pub(crate) use crate::driver::sink::DriverSink;
-pub(crate) use crate::qt::thread::{run_thread_body, ThreadBody};
 pub(crate) use bridge::*;
+
+/// What the C++ driver reports (implemented by the driver floor, which
+/// keeps panics from unwinding into C++).
+pub(crate) trait DriverEvents {
+    fn tick(&self);
+    fn timer(&self);
+    fn about_to_quit(&self);
+    /// `dir`: 0 read, 1 write.
+    fn fd(&self, fd: i32, dir: u8);
+    fn fd_invalid(&self, fd: i32);
+    fn deferred(&self);
+}
+
+/// The Rust object the C++ driver owns and calls.
+pub(crate) struct DriverSink(pub(crate) Box<dyn DriverEvents>);
+
+impl DriverSink {
+    fn on_tick(&self) {
+        self.0.tick();
+    }
+    fn on_timer(&self) {
+        self.0.timer();
+    }
+    fn on_about_to_quit(&self) {
+        self.0.about_to_quit();
+    }
+    fn on_fd(&self, fd: i32, dir: u8) {
+        self.0.fd(fd, dir);
+    }
+    fn on_fd_invalid(&self, fd: i32) {
+        self.0.fd_invalid(fd);
+    }
+    fn on_deferred(&self) {
+        self.0.deferred();
+    }
+}
+
+/// What a `QThread` runs, once (it catches its own panics).
+pub(crate) struct ThreadBody(pub(crate) Box<dyn FnOnce() + Send>);
+
+/// Called by C++ on the new `QThread`.
+#[allow(clippy::boxed_local)] // cxx passes Rust-owned values as a Box
+fn run_thread_body(body: Box<ThreadBody>) {
+    (body.0)();
+}

@@ -1,8 +1,41 @@
 //! The cxx-qt bridge of the `AsyncJob` QML type (`import Qtloop`).
 //!
-//! The logic is in `crate::qml`; this file only declares the QObject.
+//! The logic is in `crate::qml`; this file only declares the QObject and
+//! its data.
 
-pub use crate::qml::AsyncJobRust;
+use cxx_qt_lib::{QString, QVariant};
+
+/// The Rust state behind a QML `AsyncJob`: its properties, and what
+/// `qtloop::qml` keeps for the running job (opaque here).
+pub struct AsyncJobRust {
+    pub(crate) job: QString,
+    pub(crate) running: bool,
+    pub(crate) progress: f64,
+    pub(crate) result: QVariant,
+    pub(crate) error: QString,
+    pub(crate) status: QString,
+    /// Bumped by every start and cancel: updates of an older run are
+    /// dropped.
+    pub(crate) generation: u64,
+    /// The running job's task scope and inbox (`qml::job`'s `JobRun`):
+    /// dropped with the item, which cancels the job.
+    pub(crate) run: Option<Box<dyn std::any::Any>>,
+}
+
+impl Default for AsyncJobRust {
+    fn default() -> Self {
+        Self {
+            job: QString::default(),
+            running: false,
+            progress: 0.0,
+            result: QVariant::default(),
+            error: QString::default(),
+            status: QString::from("idle"),
+            generation: 0,
+            run: None,
+        }
+    }
+}
 
 #[cxx_qt::bridge(namespace = "qtloop")]
 pub mod qobject {

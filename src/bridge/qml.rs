@@ -26,7 +26,7 @@ pub(crate) mod bridge {
         #[namespace = ""]
         type QUrl = cxx_qt_lib::QUrl;
 
-        type AsyncJob = crate::qml::AsyncJob;
+        type AsyncJob = super::super::job::qobject::AsyncJob;
         fn new_async_job() -> UniquePtr<AsyncJob>;
 
         fn local_file_url(path: &QString) -> QUrl;

@@ -301,7 +301,7 @@ impl Core {
 
     /// Pushes a task runnable onto the ready queue (loop thread).
     #[inline]
-    pub fn schedule_runnable(&self, runnable: async_task::Runnable) {
+    pub(crate) fn schedule_runnable(&self, runnable: async_task::Runnable) {
         self.push_ready(Ready::Task(runnable));
         self.request_tick();
     }

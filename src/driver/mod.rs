@@ -9,8 +9,20 @@
 //! (`QDialog::exec`, `QMenu::exec`, drag and drop) and when the application
 //! calls Qt's `exec()` itself.
 
-pub(crate) use crate::bridge::driver as ffi;
+// The bridge to C++ is private to this floor: everything above reaches Qt
+// through the safe functions and types of these modules.
+pub(crate) mod app;
+#[allow(unsafe_code)]
+// cxx and cxx-qt: each block has a `// SAFETY:` comment
+// Without `testing`, the probes and screenshot helpers are declared unused.
+#[cfg_attr(not(feature = "testing"), allow(dead_code))]
+#[path = "../bridge/mod.rs"]
+mod bridge;
+pub(crate) mod qml;
+pub(crate) mod qthread;
 pub(crate) mod sink;
+
+use bridge::driver as ffi;
 
 use std::rc::Weak;
 
@@ -30,7 +42,8 @@ impl QtDriver {
     /// Creates the driver QObject in the current thread. `target` receives
     /// its ticks and timer expiries.
     pub(crate) fn new(target: Weak<dyn SinkTarget>) -> Self {
-        let object = ffi::new_loop_driver(Box::new(ffi::DriverSink { target }));
+        let sink = ffi::DriverSink(Box::new(sink::Forward { target }));
+        let object = ffi::new_loop_driver(Box::new(sink));
         Self { object }
     }
 
@@ -128,31 +141,4 @@ impl RemoteWake for QtWaker {
             w.wake();
         }
     }
-}
-
-/// Serialises the creation of the application object: threads that create
-/// their first loop at once (or a loop and a `QmlApp`) make one
-/// application, never two (Qt's undefined behaviour).
-pub(crate) fn with_application_lock<R>(f: impl FnOnce() -> R) -> R {
-    static APPLICATION: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = crate::core::sync::lock(&APPLICATION);
-    f()
-}
-
-/// Creates a `QCoreApplication` if the process has no application object,
-/// logging a warning that says how a GUI application avoids it (unless
-/// `quiet`). Returns whether it created one.
-pub(crate) fn ensure_application(quiet: bool) -> bool {
-    let created = with_application_lock(ffi::ensure_core_application);
-    if created && !quiet {
-        log::warn!(
-            "qtloop: EventLoop::new() found no Qt application and created a \
-             QCoreApplication. A GUI application needs its QGuiApplication made \
-             first (qtloop::qml::QmlApp::new() or qtloop::qml::ensure_gui_application(), \
-             or its own), before the first EventLoop, or its windows will not work. \
-             A console application can call qtloop::qt::ensure_core_application() \
-             first to say that it means it."
-        );
-    }
-    created
 }

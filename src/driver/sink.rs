@@ -3,6 +3,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Weak;
 
+use super::bridge::driver::DriverEvents;
 use crate::core::io::{Direction, Fd};
 
 /// What a tick or a timer expiry drives (the runtime's loop).
@@ -15,12 +16,13 @@ pub(crate) trait SinkTarget {
     fn deferred(&self);
 }
 
-/// Owned by the C++ driver; forwards to the loop while it exists.
-pub(crate) struct DriverSink {
+/// Owned by the C++ driver (inside the bridge's `DriverSink`); forwards to
+/// the loop while it exists.
+pub(crate) struct Forward {
     pub(crate) target: Weak<dyn SinkTarget>,
 }
 
-impl DriverSink {
+impl Forward {
     fn forward(&self, f: impl FnOnce(&dyn SinkTarget)) {
         let Some(target) = self.target.upgrade() else {
             return;
@@ -34,20 +36,22 @@ impl DriverSink {
             );
         }
     }
+}
 
-    pub(crate) fn on_tick(&self) {
+impl DriverEvents for Forward {
+    fn tick(&self) {
         self.forward(|t| t.tick());
     }
 
-    pub(crate) fn on_timer(&self) {
+    fn timer(&self) {
         self.forward(|t| t.timer());
     }
 
-    pub(crate) fn on_about_to_quit(&self) {
+    fn about_to_quit(&self) {
         self.forward(|t| t.about_to_quit());
     }
 
-    pub(crate) fn on_fd(&self, fd: i32, dir: u8) {
+    fn fd(&self, fd: i32, dir: u8) {
         let dir = if dir == 0 {
             Direction::Read
         } else {
@@ -56,11 +60,11 @@ impl DriverSink {
         self.forward(|t| t.fd_ready(fd, dir));
     }
 
-    pub(crate) fn on_deferred(&self) {
+    fn deferred(&self) {
         self.forward(|t| t.deferred());
     }
 
-    pub(crate) fn on_fd_invalid(&self, fd: i32) {
+    fn fd_invalid(&self, fd: i32) {
         self.forward(|t| t.fd_invalid(fd));
     }
 }

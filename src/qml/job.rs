@@ -14,7 +14,7 @@ use futures::channel::mpsc;
 use futures::future::LocalBoxFuture;
 use futures::FutureExt;
 
-use crate::bridge::job::qobject::AsyncJob;
+use crate::driver::qml::{AsyncJob, AsyncJobRust};
 use crate::qt::TaskScope;
 use crate::runtime::exception::report_panic;
 
@@ -118,35 +118,22 @@ impl JobContext {
     }
 }
 
-/// The Rust state behind a QML `AsyncJob`.
-pub struct AsyncJobRust {
-    pub(crate) job: QString,
-    pub(crate) running: bool,
-    pub(crate) progress: f64,
-    pub(crate) result: QVariant,
-    pub(crate) error: QString,
-    pub(crate) status: QString,
-    pub(crate) generation: u64,
+/// What a job item keeps for its running job, in `AsyncJobRust::run`.
+#[derive(Default)]
+struct JobRun {
     /// The running job's task: cancelled by `cancel()`, and when the item
-    /// is destroyed (the scope is dropped with this struct).
+    /// is destroyed (the scope is dropped with it).
     tasks: TaskScope,
     inbox: Option<mpsc::UnboundedSender<(String, QVariant)>>,
 }
 
-impl Default for AsyncJobRust {
-    fn default() -> Self {
-        Self {
-            job: QString::default(),
-            running: false,
-            progress: 0.0,
-            result: QVariant::default(),
-            error: QString::default(),
-            status: QString::from("idle"),
-            generation: 0,
-            tasks: TaskScope::new(),
-            inbox: None,
-        }
-    }
+/// The item's [`JobRun`], made on first use.
+fn job_run(state: &mut AsyncJobRust) -> &mut JobRun {
+    state
+        .run
+        .get_or_insert_with(|| Box::new(JobRun::default()))
+        .downcast_mut()
+        .expect("only qml::job stores an AsyncJob's run")
 }
 
 /// A change of an `AsyncJob`'s properties, applied as one step: every
@@ -259,7 +246,7 @@ impl AsyncJob {
         let generation = self.generation + 1;
         self.as_mut().rust_mut().generation = generation;
         let (inbox_tx, inbox_rx) = mpsc::unbounded();
-        self.as_mut().rust_mut().inbox = Some(inbox_tx);
+        job_run(&mut self.as_mut().rust_mut()).inbox = Some(inbox_tx);
         let ctx = JobContext {
             thread: self.qt_thread(),
             generation,
@@ -277,16 +264,18 @@ impl AsyncJob {
             }
         };
         let label = name.clone();
-        let task = self.tasks.spawn(async move {
-            let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
-                Ok(r) => r,
-                Err(p) => {
-                    report_panic(format!("Exception in AsyncJob `{label}`"), &*p);
-                    Err(format!("panicked: {}", crate::error::into_panic_message(p)))
-                }
-            };
-            let _ = thread.queue(move |obj| obj.complete(generation, outcome));
-        });
+        let task = job_run(&mut self.as_mut().rust_mut())
+            .tasks
+            .spawn(async move {
+                let outcome = match AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(r) => r,
+                    Err(p) => {
+                        report_panic(format!("Exception in AsyncJob `{label}`"), &*p);
+                        Err(format!("panicked: {}", crate::error::into_panic_message(p)))
+                    }
+                };
+                let _ = thread.queue(move |obj| obj.complete(generation, outcome));
+            });
         task.set_name(format!("AsyncJob `{name}`"));
         self.apply(Change {
             running: Some(true),
@@ -299,9 +288,9 @@ impl AsyncJob {
     }
 
     /// QML: `post(kind, value)`.
-    pub fn post(self: Pin<&mut Self>, kind: &QString, value: &QVariant) -> bool {
+    pub fn post(mut self: Pin<&mut Self>, kind: &QString, value: &QVariant) -> bool {
         self.running
-            && self
+            && job_run(&mut self.as_mut().rust_mut())
                 .inbox
                 .as_ref()
                 .is_some_and(|tx| tx.unbounded_send((kind.to_string(), value.clone())).is_ok())
@@ -312,10 +301,10 @@ impl AsyncJob {
         if !self.running {
             return;
         }
-        self.tasks.cancel_all();
+        job_run(&mut self.as_mut().rust_mut()).tasks.cancel_all();
         // Updates still queued by the cancelled run are dropped.
         self.as_mut().rust_mut().generation += 1;
-        self.as_mut().rust_mut().inbox = None;
+        job_run(&mut self.as_mut().rust_mut()).inbox = None;
         self.apply(Change {
             running: Some(false),
             status: Some("cancelled"),
@@ -328,7 +317,7 @@ impl AsyncJob {
         if self.generation != generation {
             return;
         }
-        self.as_mut().rust_mut().inbox = None;
+        job_run(&mut self.as_mut().rust_mut()).inbox = None;
         match outcome {
             Ok(value) => self.apply(Change {
                 running: Some(false),

@@ -20,21 +20,25 @@
 //! ```
 //!
 //! [`QmlApp`] creates the `QGuiApplication` and a QML engine, loads a file,
-//! and looks at the result the way a person would: it grabs the window's
-//! pixels, clicks items by `objectName` and reads their properties (what the
-//! examples and tests use for screenshots).
+//! and reads and writes its items' properties by `objectName`. With the
+//! `testing` feature it also looks at the result the way a person would:
+//! it grabs the window's pixels, saves screenshots, clicks items and
+//! evaluates expressions in their scope (what the examples and tests use).
 
 mod job;
 
 use std::path::Path;
 
 use cxx::UniquePtr;
-use cxx_qt_lib::{QImage, QQmlApplicationEngine, QString, QUrl, QVariant};
+#[cfg(feature = "testing")]
+use cxx_qt_lib::QImage;
+use cxx_qt_lib::{QQmlApplicationEngine, QString, QUrl, QVariant};
 
-pub use crate::bridge::job::qobject::AsyncJob;
-use crate::bridge::qml as ffi;
+use crate::driver::app::{self, GuiApplication};
+use crate::driver::qml as ffi;
+pub use crate::driver::qml::{AsyncJob, AsyncJobRust};
 use crate::error::{Error, Result};
-pub use job::{register_job, unregister_job, AsyncJobRust, JobContext, JobInbox};
+pub use job::{register_job, unregister_job, JobContext, JobInbox};
 
 /// A new `AsyncJob` owned by Rust (no QML needed): the same job runner,
 /// its state and signals, for Rust code; dropping it cancels its job.
@@ -58,9 +62,9 @@ pub fn new_async_job(job: &str) -> UniquePtr<AsyncJob> {
 /// `QmlApp`) before the first [`EventLoop`](crate::EventLoop).
 pub fn ensure_gui_application() -> Result<()> {
     let offscreen = OFFSCREEN.load(std::sync::atomic::Ordering::Relaxed);
-    match crate::driver::with_application_lock(|| ffi::ensure_gui_application(offscreen)) {
-        0 | 1 => Ok(()),
-        _ => Err(Error::Qt(
+    match app::ensure_gui_application(offscreen) {
+        GuiApplication::Created | GuiApplication::Existed => Ok(()),
+        GuiApplication::CoreOnly => Err(Error::Qt(
             "a QCoreApplication (not a QGuiApplication) exists already: create the \
              QmlApp before the first EventLoop"
                 .into(),
@@ -153,6 +157,7 @@ impl QmlApp {
     }
 
     /// Renders the first window into an image, as it looks now.
+    #[cfg(feature = "testing")]
     pub fn grab(&self) -> Result<QImage> {
         let image = ffi::grab_root_window(self.engine());
         if image.is_null() {
@@ -163,6 +168,7 @@ impl QmlApp {
     }
 
     /// [`grab`](Self::grab) and save as PNG (creating the directory).
+    #[cfg(feature = "testing")]
     pub fn save_screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -179,6 +185,7 @@ impl QmlApp {
 
     /// Clicks (left press and release) the centre of the visible item whose
     /// `objectName` is `name`, through the window's event delivery.
+    #[cfg(feature = "testing")]
     pub fn click(&self, name: &str) -> Result<()> {
         if ffi::click_object(self.engine(), &QString::from(name)) {
             Ok(())
@@ -191,20 +198,12 @@ impl QmlApp {
 
     /// Reads `property` of the object whose `objectName` is `name`.
     pub fn property(&self, name: &str, property: &str) -> Result<QVariant> {
-        let mut found = false;
-        let v = ffi::read_object_property(
+        ffi::read_object_property(
             self.engine(),
             &QString::from(name),
             &QString::from(property),
-            &mut found,
-        );
-        if found {
-            Ok(v)
-        } else {
-            Err(Error::InvalidArgument(format!(
-                "no object with objectName `{name}`"
-            )))
-        }
+        )
+        .ok_or_else(|| Error::InvalidArgument(format!("no object with objectName `{name}`")))
     }
 
     /// [`property`](Self::property) as text (empty if it is not a string).
@@ -219,19 +218,14 @@ impl QmlApp {
     /// Evaluates a JavaScript expression in the scope of the object whose
     /// `objectName` is `name`, as QML code there would: `"start(21)"` calls
     /// its `start` method, `"width * 2"` reads a property.
+    #[cfg(feature = "testing")]
     pub fn evaluate(&self, name: &str, expression: &str) -> Result<QVariant> {
-        let mut error = QString::default();
-        let v = ffi::evaluate_on_object(
+        ffi::evaluate_on_object(
             self.engine(),
             &QString::from(name),
             &QString::from(expression),
-            &mut error,
-        );
-        if error.is_empty() {
-            Ok(v)
-        } else {
-            Err(Error::Qt(error.to_string()))
-        }
+        )
+        .map_err(|e| Error::Qt(e.to_string()))
     }
 
     /// Writes `property` of the object whose `objectName` is `name`.

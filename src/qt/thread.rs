@@ -3,23 +3,11 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-use cxx::UniquePtr;
-
 use crate::core::sync::lock;
-use crate::driver::ffi;
+use crate::driver::qthread::{self, QtThread};
 use crate::error::{into_panic_message, Error, Result};
 
 type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
-
-/// What the QThread runs; called once from C++.
-pub(crate) struct ThreadBody(Box<dyn FnOnce() + Send>);
-
-/// Runs the body on the QThread. The body catches its own panic (it never
-/// unwinds into Qt) and leaves it for the joiner.
-#[allow(clippy::boxed_local)] // cxx passes Rust-owned values as a Box
-pub(crate) fn run_thread_body(body: Box<ThreadBody>) {
-    (body.0)();
-}
 
 /// A `QThread` (started by Qt, with Qt's own event dispatcher) running a
 /// Rust closure: an [`EventLoop`](crate::EventLoop) created in it runs on
@@ -38,7 +26,7 @@ pub(crate) fn run_thread_body(body: Box<ThreadBody>) {
 /// # Ok::<(), qtloop::Error>(())
 /// ```
 pub struct QThreadHandle<T> {
-    thread: UniquePtr<ffi::QtThread>,
+    thread: QtThread,
     result: Slot<T>,
 }
 
@@ -50,12 +38,14 @@ where
 {
     let result: Slot<T> = Arc::new(Mutex::new(None));
     let slot = result.clone();
-    let body = ThreadBody(Box::new(move || {
+    // The body catches its own panic (it never unwinds into Qt) and leaves
+    // it for the joiner.
+    let body = Box::new(move || {
         let r = catch_unwind(AssertUnwindSafe(f));
         *lock(&slot) = Some(r);
-    }));
+    });
     QThreadHandle {
-        thread: ffi::spawn_qthread(Box::new(body), name),
+        thread: QtThread::spawn(name, body),
         result,
     }
 }
@@ -63,19 +53,17 @@ where
 impl<T> QThreadHandle<T> {
     /// Whether the thread has finished.
     pub fn is_finished(&self) -> bool {
-        self.thread.as_ref().is_none_or(|t| t.is_finished())
+        self.thread.is_finished()
     }
 
     /// Waits for the thread and returns what `f` returned;
     /// `Err(Error::Panicked)` if it panicked, `Err(Error::WouldDeadlock)`
     /// if called by that thread itself.
     pub fn join(self) -> Result<T> {
-        if let Some(t) = self.thread.as_ref() {
-            if t.is_current() {
-                return Err(Error::WouldDeadlock);
-            }
-            t.wait();
+        if self.thread.is_current() {
+            return Err(Error::WouldDeadlock);
         }
+        self.thread.wait();
         let r = lock(&self.result).take();
         match r {
             Some(Ok(v)) => Ok(v),
@@ -88,5 +76,5 @@ impl<T> QThreadHandle<T> {
 /// The `objectName` of the current thread's `QThread` object (empty for
 /// threads that Qt did not start, or did not name).
 pub fn current_qthread_name() -> String {
-    ffi::current_qthread_name()
+    qthread::current_qthread_name()
 }

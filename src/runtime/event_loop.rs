@@ -260,7 +260,7 @@ impl EventLoop {
         if context::current().is_some_and(|l| !l.core.is_closed()) {
             return Err(Error::LoopExists);
         }
-        driver::ensure_application(false);
+        driver::app::ensure_core_application(false);
         static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let inner = Rc::new_cyclic(|this: &Weak<LoopInner>| {

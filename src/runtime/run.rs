@@ -3,7 +3,6 @@
 use std::future::Future;
 
 use super::event_loop::{get_event_loop, EventLoop};
-use crate::driver::ffi;
 use crate::error::{Error, Result};
 
 /// How [`run_with`] runs a future (QtAsyncio's `run()` arguments).
@@ -99,8 +98,8 @@ fn with_loop<T>(opts: RunOptions, body: impl FnOnce(&EventLoop) -> Result<T>) ->
     if created {
         lp.close()?;
     }
-    if opts.quit_qapp && ffi::has_application() {
-        ffi::quit_application();
+    if opts.quit_qapp {
+        crate::driver::app::quit_application();
     }
     result
 }

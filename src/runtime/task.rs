@@ -84,7 +84,7 @@ impl TaskState {
         Arc::new(Self {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
             name: Mutex::new(None),
-            status: AtomicU8::new(0),
+            status: AtomicU8::new(TaskStatus::Pending as u8),
             cancel: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             detached: AtomicBool::new(false),
