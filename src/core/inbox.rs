@@ -64,6 +64,26 @@ impl Inbox {
         }
     }
 
+    /// Moves at most `limit` posts to `out` (loop thread only); returns
+    /// how many. If it stops with posts left, their flag stays set: no
+    /// poster wakes the loop for them, so the loop comes back by itself
+    /// (the core checks [`has_posts`](Self::has_posts) before it sleeps).
+    pub(crate) fn drain_some(&self, limit: usize, mut out: impl FnMut(Posted)) -> usize {
+        self.wake_pending.swap(false, Ordering::SeqCst);
+        let mut moved = 0;
+        while moved < limit {
+            let Ok(item) = self.queue.pop() else {
+                return moved;
+            };
+            out(item);
+            moved += 1;
+        }
+        if !self.queue.is_empty() {
+            self.wake_pending.store(true, Ordering::SeqCst);
+        }
+        moved
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.queue.is_empty()
     }
@@ -160,6 +180,40 @@ mod loom_tests {
                 2,
                 "each item ran exactly once"
             );
+        });
+    }
+
+    /// A drain cut short by the budget (`drain_some(1)`) while posters
+    /// post: whatever is left is flagged (the loop comes back for it, and
+    /// `has_posts` tells the loop thread before it appends local work), and
+    /// each item runs once.
+    #[test]
+    fn a_partial_drain_leaves_the_rest_flagged() {
+        loom::model(|| {
+            let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+            let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
+            let ran = std::sync::Arc::new(AtomicUsize::new(0));
+            let posters: Vec<_> = (0..2)
+                .map(|_| {
+                    let (inbox, ran) = (inbox.clone(), ran.clone());
+                    loom::thread::spawn(move || post(&inbox, &ran))
+                })
+                .collect();
+            let run_one = |p: Posted| {
+                if let Posted::Callback(e) = p {
+                    e.run();
+                }
+            };
+            let first = inbox.drain_some(1, run_one);
+            for p in posters {
+                p.join().unwrap();
+            }
+            if !inbox.queue.is_empty() {
+                assert!(inbox.has_posts(), "items left without a flag");
+            }
+            let rest = inbox.drain_some(2, run_one);
+            assert_eq!(first + rest, 2);
+            assert_eq!(ran.load(StdOrdering::SeqCst), 2);
         });
     }
 

@@ -89,8 +89,10 @@ pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
 /// The largest dispatch budget (larger ones saturate here): a day.
 pub const MAX_BUDGET: Duration = Duration::from_secs(86_400);
 
-/// The most items a dispatch runs between two looks at the clock.
-const BUDGET_MAX_STRIDE: u32 = 32;
+/// The most items a dispatch runs between two looks at the clock: after a
+/// stretch of quick items, this many slow ones can run before the budget
+/// notices (4 callbacks of 2 ms: 8 ms), for a clock read every 4 items.
+const BUDGET_MAX_STRIDE: u32 = 4;
 
 /// How many due timers are moved to the ready queue between two looks at
 /// the clock (moving a million of them takes a quarter of a second).
@@ -245,12 +247,7 @@ impl Core {
     }
 
     fn drain_inbox(&self, ready: &mut ReadyQueue) {
-        self.inbox.drain(|p| {
-            ready.push(match p {
-                Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
-                Posted::Task(r) => Ready::Task(r),
-            })
-        });
+        self.inbox.drain(|p| ready.push(Ready::from(p)));
     }
 
     /// Schedules `f` at loop time `when` (asyncio `call_at`).
@@ -282,6 +279,9 @@ impl Core {
     }
 
     fn push_timer(&self, when: Nanos, entry: EntryRef) -> Result<TimerHandle, Error> {
+        // Deadlines past the end of loop time saturate there, as delays do:
+        // a loop whose clock reached the end runs them at once.
+        let when = when.min(clock::MAX_DELAY);
         let heap_cancelled = {
             let mut timers = self.timers.borrow_mut();
             timers.push(when, entry.clone());
@@ -413,6 +413,19 @@ impl Core {
     /// due timers: the rest stay due and are moved by the next dispatch.
     fn begin_iteration(&self, budget: &mut Budget) -> bool {
         let mut ready = self.ready.borrow_mut();
+        // What other threads posted first: in asyncio it was appended to
+        // `_ready` when it was posted, before this iteration's due timers.
+        loop {
+            let moved = self
+                .inbox
+                .drain_some(DUE_TIMERS_PER_CHECK, |p| ready.push(Ready::from(p)));
+            if moved < DUE_TIMERS_PER_CHECK {
+                break;
+            }
+            if budget.check() {
+                return false; // the rest stays posted; plan_wakeup comes back
+            }
+        }
         {
             let mut timers = self.timers.borrow_mut();
             // No timers, no clock read (a chain of call_soon pays nothing).
@@ -433,7 +446,6 @@ impl Core {
                 timers.maybe_compact();
             }
         }
-        self.drain_inbox(&mut ready);
         self.iter_end.set(Some(ready.pushed()));
         true
     }
@@ -505,7 +517,12 @@ impl Core {
         if self.closed.get() {
             return;
         }
-        if self.iter_end.get().is_some() || !self.ready.borrow().is_empty() {
+        // Posts left by a drain that the budget cut short have no wake-up
+        // of their own coming (their flag is still set): come back for them.
+        if self.iter_end.get().is_some()
+            || !self.ready.borrow().is_empty()
+            || self.inbox.has_posts()
+        {
             self.request_tick();
             return;
         }
@@ -674,9 +691,9 @@ impl Core {
 ///
 /// The stride (items between two clock reads) starts at 1 and doubles while
 /// items are quick, up to [`BUDGET_MAX_STRIDE`]; a slow stretch resets it
-/// to 1. So a chain of quick callbacks costs a handful of clock reads per
-/// dispatch, and a dispatch whose first callbacks take 2 ms each stops
-/// after the first, not after 32 of them.
+/// to 1. So quick callbacks cost a clock read every few items, and a
+/// dispatch whose first callbacks take 2 ms each stops after the first,
+/// not after 32 of them.
 struct Budget {
     end: Instant,
     /// Below this time between two reads the stride may grow.

@@ -22,6 +22,15 @@ pub(crate) enum Ready {
     Io(IoEvent),
 }
 
+impl From<super::inbox::Posted> for Ready {
+    fn from(p: super::inbox::Posted) -> Self {
+        match p {
+            super::inbox::Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
+            super::inbox::Posted::Task(r) => Ready::Task(r),
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct ReadyQueue {
     items: VecDeque<Ready>,

@@ -17,6 +17,9 @@ use super::handle::{is_cancelled, EntryRef};
 /// (asyncio's `_MIN_SCHEDULED_TIMER_HANDLES`).
 pub(crate) const MIN_COMPACT: usize = 100;
 
+/// How many cancelled heads [`TimerQueue::next_deadline`] drops per call.
+const HEAD_DROPS: usize = 1024;
+
 struct Timer {
     when: Nanos,
     seq: u64,
@@ -95,22 +98,22 @@ impl TimerQueue {
     }
 
     /// Moves live timers due at or before `end` to `out`, in deadline
-    /// order, at most `limit` of them; drops cancelled ones met on the way.
-    /// Returns how many were moved.
+    /// order, and drops cancelled ones met on the way: at most `limit`
+    /// entries in all. Returns how many it took off the heap.
     pub(crate) fn pop_due(
         &mut self,
         end: Nanos,
         limit: usize,
         mut out: impl FnMut(EntryRef),
     ) -> usize {
-        let mut moved = 0;
-        while moved < limit && self.heap.peek().is_some_and(|t| t.when <= end) {
+        let mut taken = 0;
+        while taken < limit && self.heap.peek().is_some_and(|t| t.when <= end) {
+            taken += 1;
             if let Some(t) = self.pop_head() {
                 out(t.entry);
-                moved += 1;
             }
         }
-        moved
+        taken
     }
 
     /// Gives memory back when the heap is large and mostly empty.
@@ -120,15 +123,18 @@ impl TimerQueue {
         });
     }
 
-    /// The earliest live deadline (cancelled heads are dropped first).
+    /// The earliest deadline: of the first live timer, after dropping at
+    /// most [`HEAD_DROPS`] cancelled heads (else of a cancelled one: a
+    /// wake-up then, which drops more, rather than a long pause now).
     pub(crate) fn next_deadline(&mut self) -> Option<Nanos> {
-        loop {
+        for _ in 0..HEAD_DROPS {
             let head = self.heap.peek()?;
             if !is_cancelled(head.entry.get().state()) {
                 return Some(head.when);
             }
             let _ = self.pop_head();
         }
+        self.heap.peek().map(|t| t.when)
     }
 
     /// Rebuilds the heap without cancelled entries when they are many.

@@ -189,16 +189,18 @@ fn finish<T: Clone + Send + 'static>(shared: &Arc<Shared<T>>, outcome: Outcome<T
 }
 
 /// Schedules a callback of a finished future: on its loop (posted, also
-/// from the loop's own thread, so it never runs inside the setter), or, if
-/// it has none (or its loop is gone), on this thread once the outermost
-/// continuation here returns. Either way a chain of `then`s of any length
-/// runs one link at a time and never grows the stack.
+/// from the loop's own thread, so it never runs inside the setter); if it
+/// has none, on this thread's loop if there is one; else (or if that loop
+/// is gone) on this thread once the outermost continuation here returns.
+/// Either way a chain of `then`s of any length runs one link at a time and
+/// never grows the stack.
 fn schedule_callback<T: Clone + Send + 'static>(
     home: Option<LoopHandle>,
     fut: Future<T>,
     cb: Callback<T>,
 ) {
     let job: Job = Box::new(move || call_guarded(&fut, cb));
+    let home = home.or_else(|| get_event_loop().ok().map(|lp| lp.handle()));
     if let Some(h) = home {
         // The slot gives the job back if the loop refuses the post.
         let slot = Arc::new(Mutex::new(Some(job)));
@@ -426,9 +428,13 @@ impl<T: Clone + Send + 'static> Future<T> {
         }
     }
 
-    /// Calls `f` with this future once it has finished: on the loop of the
-    /// thread that added it (if it has one), else in the thread that
-    /// finishes the future; at once if it has finished already.
+    /// Calls `f` with this future once it has finished, as asyncio's
+    /// `add_done_callback` and libqi's asynchronous callbacks do: scheduled
+    /// on the loop of the thread that added it (or else of the thread that
+    /// finishes the future), never inside `set_value`, and also when it has
+    /// finished already. On threads without a loop it runs in the thread
+    /// that finishes the future (or here, if it has finished), after the
+    /// continuation that is running there, if any.
     pub fn add_callback(&self, f: impl FnOnce(&Future<T>) + Send + 'static) {
         let home = get_event_loop().ok().map(|lp| lp.handle());
         let mut inner = self.shared.lock();
@@ -437,7 +443,7 @@ impl<T: Clone + Send + 'static> Future<T> {
             return;
         }
         drop(inner);
-        call_guarded(self, Box::new(f));
+        schedule_callback(home, self.clone(), Box::new(f));
     }
 
     /// A future of what `f` makes of this one once it has finished (libqi's

@@ -22,6 +22,11 @@ pub struct SignalLink(pub u64);
 
 type OnSubscribers = Arc<dyn Fn(bool) + Send + Sync>;
 
+thread_local! {
+    /// The signals (by address) whose subscribers this thread is calling.
+    static DELIVERING: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A connected callback, with what `disconnect` needs to keep its promise:
 /// once it returns, the callback is not called again, and (off the threads
 /// that are calling it) no call of it is still running.
@@ -64,13 +69,13 @@ impl<T> Subscriber<T> {
     }
 
     /// Marks it disconnected, then waits for its calls on other threads
-    /// (a call on this thread is the caller's own stack: waiting for it
-    /// could never end).
-    fn disconnect(&self) {
+    /// unless `wait` is false (a call on this thread is the caller's own
+    /// stack: waiting for it could never end).
+    fn disconnect(&self, wait: bool) {
         let me = std::thread::current().id();
         let mut calls = lock(&self.calls);
         calls.connected = false;
-        while calls.running.iter().any(|t| *t != me) {
+        while wait && calls.running.iter().any(|t| *t != me) {
             calls = self.finished.wait(calls).unwrap_or_else(|e| e.into_inner());
         }
     }
@@ -138,6 +143,15 @@ impl<T: Clone + Send + 'static> Signal<T> {
         }
     }
 
+    /// Whether `disconnect` may wait for running calls: not from inside a
+    /// call of one of this signal's subscribers (as libqi: two subscribers
+    /// disconnecting each other from two threads would wait for each other
+    /// forever).
+    fn may_wait(&self) -> bool {
+        let id = Arc::as_ptr(&self.inner) as usize;
+        !DELIVERING.with(|d| d.borrow().contains(&id))
+    }
+
     fn subs(&self) -> MutexGuard<'_, Vec<(SignalLink, Arc<Subscriber<T>>)>> {
         lock(&self.inner.subscribers)
     }
@@ -182,7 +196,8 @@ impl<T: Clone + Send + 'static> Signal<T> {
     /// Disconnects a link; returns whether it was connected. Once it
     /// returns the subscriber is not called again, not even by an emission
     /// in progress; called off the thread of a running call of it, it waits
-    /// for that call to end (as libqi does; from inside the call it cannot).
+    /// for that call to end (as libqi does). From inside a subscriber of
+    /// this signal it does not wait: that call could never end.
     pub fn disconnect(&self, link: SignalLink) -> bool {
         // The subscriber is dropped after the lock is released: its Drop
         // may use this signal.
@@ -196,7 +211,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
         };
         let found = removed.is_some();
         if let Some((_, sub)) = &removed {
-            sub.disconnect();
+            sub.disconnect(self.may_wait());
         }
         drop(removed);
         if found && now_empty {
@@ -209,8 +224,9 @@ impl<T: Clone + Send + 'static> Signal<T> {
     pub fn disconnect_all(&self) {
         let taken = std::mem::take(&mut *self.subs()); // the lock ends here
         let had = !taken.is_empty();
+        let wait = self.may_wait();
         for (_, sub) in &taken {
-            sub.disconnect();
+            sub.disconnect(wait);
         }
         drop(taken); // outside the lock: a subscriber's Drop may use the signal
         if had {
@@ -223,27 +239,41 @@ impl<T: Clone + Send + 'static> Signal<T> {
         self.subs().len()
     }
 
-    /// Emits `value` to the subscribers connected now.
+    /// Emits `value` to the subscribers connected now (an emission from
+    /// another thread is delivered later, on the loop thread, but only to
+    /// those; one disconnected meanwhile is skipped).
     pub fn emit(&self, value: T) {
+        let subs = self.snapshot();
         match &self.inner.home {
             Some(home) if context::current_id() != home.id() => {
                 let sig = self.clone();
                 if home
-                    .call_soon_threadsafe(move || sig.deliver(&value))
+                    .call_soon_threadsafe(move || sig.deliver(&subs, &value))
                     .is_err()
                 {
                     warn_closed();
                 }
             }
-            _ => self.deliver(&value),
+            _ => self.deliver(&subs, &value),
         }
     }
 
-    fn deliver(&self, value: &T) {
-        let subs: Vec<Arc<Subscriber<T>>> = self.subs().iter().map(|(_, s)| s.clone()).collect();
+    fn snapshot(&self) -> Vec<Arc<Subscriber<T>>> {
+        self.subs().iter().map(|(_, s)| s.clone()).collect()
+    }
+
+    fn deliver(&self, subs: &[Arc<Subscriber<T>>], value: &T) {
+        let id = Arc::as_ptr(&self.inner) as usize;
+        DELIVERING.with(|d| d.borrow_mut().push(id));
         for sub in subs {
             sub.call(value);
         }
+        DELIVERING.with(|d| {
+            let mut d = d.borrow_mut();
+            if let Some(i) = d.iter().rposition(|x| *x == id) {
+                d.remove(i);
+            }
+        });
     }
 
     /// The next emitted value (a future; dropping it disconnects).

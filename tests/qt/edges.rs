@@ -14,7 +14,7 @@ use qtloop::{EventLoop, TaskError};
 cases!(edges:
     a_huge_dispatch_budget_saturates,
     the_paused_clock_never_wraps_or_goes_back,
-    a_sleep_past_the_end_of_time_does_not_spin,
+    sleeps_at_the_end_of_time_end_there_without_spinning,
     huge_periods_saturate,
     a_nan_timeout_elapses_at_once,
     a_future_left_by_stopped_run_until_complete_does_not_stop_a_later_run,
@@ -59,16 +59,23 @@ fn the_paused_clock_never_wraps_or_goes_back() {
     lp.close().unwrap();
 }
 
-fn a_sleep_past_the_end_of_time_does_not_spin() {
+fn sleeps_at_the_end_of_time_end_there_without_spinning() {
     let lp = EventLoop::new().unwrap();
     lp.pause_clock();
     lp.advance(Duration::MAX);
-    // A deadline past the end of loop time: auto-advance cannot reach it,
-    // and the loop must not tick for it again and again.
-    lp.create_task(async {
+    // Deadlines past the end of loop time saturate there, as call_later's
+    // do: at the end of time they are due at once (sleep's deadline used
+    // to lie beyond it, so it never ended).
+    let ended = lp.run_until_complete(async {
         qtloop::sleep(1e300).await.unwrap();
-        unreachable!("a sleep of 1e300 s ended");
+        qtloop::sleep(0.2).await.unwrap();
+        qtloop::timeout(1.0, std::future::pending::<()>()).await
     });
+    assert_eq!(ended, Ok(Err(qtloop::Elapsed)));
+    lp.resume_clock();
+    let resumed = lp.run_until_complete(qtloop::sleep(0.2));
+    assert_eq!(resumed, Ok(Ok(())));
+    // And an idle loop there does not tick.
     let h = lp.handle();
     std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
@@ -80,7 +87,7 @@ fn a_sleep_past_the_end_of_time_does_not_spin() {
     let share = (crate::reactor::thread_cpu() - cpu0).as_secs_f64() / t0.elapsed().as_secs_f64();
     assert!(
         share < 0.2,
-        "an unreachable deadline used {:.0} % of a core",
+        "the idle loop used {:.0} % of a core",
         share * 100.0
     );
     lp.close().unwrap();

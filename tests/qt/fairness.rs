@@ -15,8 +15,12 @@ cases!(fairness:
     negative_delays_run_in_deadline_order,
     threadsafe_then_call_soon_is_one_fifo,
     a_post_from_another_thread_that_finished_first_runs_first,
+    a_post_runs_before_a_timer_that_falls_due_after_it,
     due_timers_do_not_freeze_qt,
     slow_callbacks_give_qt_its_turn_after_each,
+    slow_callbacks_after_quick_ones_give_qt_its_turn,
+    a_flood_of_posts_does_not_freeze_qt,
+    cancelled_timers_at_the_head_do_not_freeze_qt,
 );
 
 fn negative_delays_run_in_deadline_order() {
@@ -76,6 +80,30 @@ fn a_post_from_another_thread_that_finished_first_runs_first() {
     .unwrap();
     lp.run_forever().unwrap();
     assert_eq!(*order.lock().unwrap(), ["a", "b"]);
+    lp.close().unwrap();
+}
+
+fn a_post_runs_before_a_timer_that_falls_due_after_it() {
+    let lp = EventLoop::new().unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    let l = lp.clone();
+    lp.call_soon(move || {
+        let push = |name: &'static str| {
+            let o = o.clone();
+            move || o.lock().unwrap().push(name)
+        };
+        // asyncio: "a" is in _ready; the timers fall due at the next
+        // iteration and are appended after it.
+        l.handle().call_soon_threadsafe(push("a")).unwrap();
+        l.call_later(0.0, push("b")).unwrap();
+        l.call_later(-1.0, push("c")).unwrap();
+        let l2 = l.clone();
+        l.call_later(0.001, move || l2.stop()).unwrap();
+    })
+    .unwrap();
+    lp.run_forever().unwrap();
+    assert_eq!(*order.lock().unwrap(), ["a", "c", "b"]);
     lp.close().unwrap();
 }
 
@@ -172,6 +200,118 @@ fn slow_callbacks_give_qt_its_turn_after_each() {
     let bound = Duration::from_millis(2) + gap_bound();
     assert!(
         gap <= bound,
+        "the 1 ms QTimer waited {gap:?} ({ticks} ticks)"
+    );
+    lp.close().unwrap();
+}
+
+fn slow_callbacks_after_quick_ones_give_qt_its_turn() {
+    let lp = EventLoop::new().unwrap();
+    let done = Rc::new(Cell::new(false));
+    let (l, d) = (lp.clone(), done.clone());
+    let load = move || {
+        // Quick ones first: the budget reads the clock less and less often.
+        for _ in 0..40 {
+            l.call_soon(|| {}).unwrap();
+        }
+        for i in 0..32 {
+            let d = d.clone();
+            l.call_soon(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                d.set(i == 31);
+            })
+            .unwrap();
+        }
+    };
+    let (gap, ticks) = qt_timer_gap_during(&lp, load, done);
+    // Reading it every 32 items let 24 slow ones run in a row (48 ms).
+    let bound = Duration::from_millis(8) + gap_bound();
+    assert!(
+        gap <= bound,
+        "the 1 ms QTimer waited {gap:?} ({ticks} ticks)"
+    );
+    lp.close().unwrap();
+}
+
+fn a_flood_of_posts_does_not_freeze_qt() {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    let lp = EventLoop::new().unwrap();
+    let n = if cfg!(debug_assertions) {
+        300_000
+    } else {
+        1_000_000
+    };
+    let ran = Arc::new(AtomicUsize::new(0));
+    let done = Rc::new(Cell::new(false));
+    let blocked = Rc::new(Cell::new(Duration::ZERO));
+    let (h, r, b) = (lp.handle(), ran.clone(), blocked.clone());
+    // The loop thread waits while another thread posts them all: when it
+    // looks again, the whole flood is in the inbox. (That wait is this
+    // test's own freeze; it is subtracted below.)
+    let load = move || {
+        let start = Instant::now();
+        let r = r.clone();
+        let h = h.clone();
+        std::thread::spawn(move || {
+            for _ in 0..n {
+                let r = r.clone();
+                h.call_soon_threadsafe(move || {
+                    r.fetch_add(1, Relaxed);
+                })
+                .unwrap();
+            }
+        })
+        .join()
+        .unwrap();
+        b.set(start.elapsed());
+    };
+    fn watch(l: EventLoop, r: Arc<AtomicUsize>, n: usize, d: Rc<Cell<bool>>) {
+        if r.load(Relaxed) == n {
+            d.set(true);
+        } else {
+            let l2 = l.clone();
+            l.call_later(0.002, move || watch(l2, r, n, d)).unwrap();
+        }
+    }
+    let (l, r2, d) = (lp.clone(), ran.clone(), done.clone());
+    lp.call_soon(move || watch(l, r2, n, d)).unwrap();
+    let (gap, ticks) = qt_timer_gap_during(&lp, load, done);
+    assert_eq!(ran.load(Relaxed), n);
+    // Draining them in one go froze Qt for 112-125 ms more (debug build).
+    let bound = blocked.get() + gap_bound();
+    assert!(
+        gap <= bound,
+        "the 1 ms QTimer waited {gap:?} ({ticks} ticks; the posting took {:?})",
+        blocked.get()
+    );
+    lp.close().unwrap();
+}
+
+fn cancelled_timers_at_the_head_do_not_freeze_qt() {
+    let lp = EventLoop::new().unwrap();
+    let t = lp.time();
+    // 150k cancelled timers ahead of 150k live ones: dropping the cancelled
+    // heads in one go froze Qt (160 ms, debug build).
+    let cancelled: Vec<_> = (0..150_000)
+        .map(|i| lp.call_at(t + 0.5 + i as f64 * 1e-9, || {}).unwrap())
+        .collect();
+    for h in &cancelled {
+        h.cancel();
+    }
+    let ran = Rc::new(Cell::new(0u32));
+    let done = Rc::new(Cell::new(false));
+    for _ in 0..150_000 {
+        let (r, d) = (ran.clone(), done.clone());
+        lp.call_at(t + 1.0, move || {
+            r.set(r.get() + 1);
+            d.set(r.get() == 150_000);
+        })
+        .unwrap();
+    }
+    let (gap, ticks) = qt_timer_gap_during(&lp, || {}, done);
+    assert_eq!(ran.get(), 150_000);
+    assert!(
+        gap <= gap_bound(),
         "the 1 ms QTimer waited {gap:?} ({ticks} ticks)"
     );
     lp.close().unwrap();

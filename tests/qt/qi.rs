@@ -128,10 +128,14 @@ fn then_and_then_and_callbacks_on_the_loop() {
         Some(loop_thread),
         "callback ran on the loop thread"
     );
-    // Errors pass through and_then; panics in then become errors.
+    // Errors pass through and_then; panics in then become errors. On a
+    // finished future too, the continuation is scheduled, not run here
+    // (asyncio's add_done_callback).
     let e = qi::Future::<u32>::from_error("bad").and_then(|v| v + 1);
-    assert_eq!(e.error().as_deref(), Some("bad"));
     let boom = qi::Future::from_value(1u32).then(|_| -> u32 { panic!("in then") });
+    assert!(!e.is_finished() && !boom.is_finished());
+    run_for(&lp, 0.005);
+    assert_eq!(e.error().as_deref(), Some("bad"));
     assert_eq!(boom.error().as_deref(), Some("in then"));
     lp.close().unwrap();
 }

@@ -21,6 +21,10 @@ cases!(qi_edges:
     dropped_awaiters_leave_no_waker,
     a_subscriber_disconnected_during_an_emission_is_not_called,
     disconnect_off_the_loop_thread_waits_for_a_running_call,
+    an_emission_from_another_thread_reaches_only_those_connected_then,
+    subscribers_disconnecting_each_other_on_two_threads_do_not_deadlock,
+    a_continuation_added_off_any_loop_is_scheduled_on_the_setters_loop,
+    thens_chained_from_inside_continuations_do_not_overflow,
     a_compensated_task_after_an_overrun_does_not_burst,
     racing_spawns_of_one_name_construct_one_task,
     ctx_sleep_does_not_wake_its_thread,
@@ -308,4 +312,116 @@ fn ctx_sleep_does_not_wake_its_thread() {
     let n = switches.lock().unwrap().unwrap();
     // Polling every 10 ms woke it ~30 times.
     assert!(n <= 5, "the sleeping thread woke {n} times in 300 ms");
+}
+
+fn an_emission_from_another_thread_reaches_only_those_connected_then() {
+    let lp = EventLoop::new().unwrap();
+    let sig = Signal::<u32>::new();
+    let s = sig.clone();
+    std::thread::spawn(move || s.emit(1)).join().unwrap();
+    let seen = Arc::new(AtomicU32::new(0));
+    let c = seen.clone();
+    sig.connect(move |_| {
+        c.fetch_add(1, Ordering::SeqCst);
+    });
+    lp.run_until_complete(qtloop::sleep(0.02)).unwrap().unwrap();
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "connected after the emit");
+    lp.close().unwrap();
+}
+
+fn subscribers_disconnecting_each_other_on_two_threads_do_not_deadlock() {
+    // A signal without a loop calls subscribers in the emitting thread.
+    let (done, wait) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let sig = Signal::<u32>::with_home(None);
+        let links = Arc::new(Mutex::new(Vec::new()));
+        let barrier = Arc::new(Barrier::new(2));
+        for me in 0..2usize {
+            let (s, l, b) = (sig.clone(), links.clone(), barrier.clone());
+            let link = sig.connect(move |v| {
+                if *v as usize == me {
+                    b.wait(); // both are running now
+                    let other = l.lock().unwrap()[1 - me];
+                    s.disconnect(other);
+                }
+            });
+            links.lock().unwrap().push(link);
+        }
+        let emitters: Vec<_> = (0..2u32)
+            .map(|v| {
+                let s = sig.clone();
+                std::thread::spawn(move || s.emit(v))
+            })
+            .collect();
+        for e in emitters {
+            e.join().unwrap();
+        }
+        done.send(sig.subscriber_count()).unwrap();
+    });
+    let left = wait
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the two disconnects waited for each other");
+    assert_eq!(left, 0);
+}
+
+fn a_continuation_added_off_any_loop_is_scheduled_on_the_setters_loop() {
+    let lp = EventLoop::new().unwrap();
+    let p = Promise::<u32>::new();
+    let f = p.future();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    std::thread::spawn(move || f.add_callback(move |_| r.store(true, Ordering::SeqCst)))
+        .join()
+        .unwrap();
+    let r = ran.clone();
+    let inside = lp
+        .run_until_complete(async move {
+            p.set_value(1).unwrap();
+            r.load(Ordering::SeqCst)
+        })
+        .unwrap();
+    assert!(!inside, "it ran inside set_value");
+    lp.run_until_complete(qtloop::sleep(0.0)).unwrap().unwrap();
+    assert!(ran.load(Ordering::SeqCst));
+    lp.close().unwrap();
+}
+
+fn thens_chained_from_inside_continuations_do_not_overflow() {
+    // `then` on a finished future, called from inside a continuation, 100k
+    // deep, on a thread with a loop and a 2 MiB stack: it ran at once and
+    // recursed until the stack overflowed.
+    fn step(f: qtloop::qi::Future<u32>, n: u32, out: Arc<AtomicU32>) {
+        if n == 0 {
+            out.store(f.value(0.0).unwrap(), Ordering::SeqCst);
+            return;
+        }
+        drop(f.then(move |f| {
+            step(
+                qtloop::qi::Future::from_value(f.value(0.0).unwrap() + 1),
+                n - 1,
+                out,
+            );
+            0u32
+        }));
+    }
+    let got = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(|| {
+            let lp = EventLoop::new().unwrap();
+            let out = Arc::new(AtomicU32::new(0));
+            step(qtloop::qi::Future::from_value(0), CHAIN, out.clone());
+            let o = out.clone();
+            lp.run_until_complete(async move {
+                while o.load(Ordering::SeqCst) == 0 {
+                    qtloop::sleep(0.001).await.unwrap();
+                }
+            })
+            .unwrap();
+            lp.close().unwrap();
+            out.load(Ordering::SeqCst)
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(got, CHAIN);
 }
