@@ -1,4 +1,5 @@
-//! QMI's background tasks (seed 004): user code in its own thread with
+//! Background tasks as QMI (the Quantum Measurement Infrastructure, a
+//! Python framework for laboratory instruments) has them: user code in its own thread with
 //! settings, status, stop requests, interruptible sleep, `join`, and loop
 //! tasks with missed-loop policies. Settings and status updates reach the
 //! loop thread as [`qi::Signal`]s.

@@ -1,4 +1,5 @@
-//! The Qt-free scheduling core (DESIGN.md floor 1).
+//! The Qt-free scheduling core, the ground floor: it can be tested,
+//! benchmarked and model-checked without Qt.
 //!
 //! [`Core`] holds the ready queue, the timer queue and the thread-safe inbox,
 //! and runs asyncio's iteration rule. It talks to whatever drives it (the Qt

@@ -1,4 +1,4 @@
-//! The Qt driver (DESIGN.md floor 2): the only code that touches C++.
+//! The Qt driver, the floor above the core: the only code that touches C++.
 //!
 //! A `LoopDriver` QObject lives in the loop's thread: a custom posted event
 //! means "run iterations"; a `timerfd` watched by a `QSocketNotifier` (or,

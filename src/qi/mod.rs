@@ -1,7 +1,9 @@
-//! libqi's async toolkit (seeds 000 and 001): [`async_call`] /
+//! The async toolkit of libqi (the C++/Python messaging library of
+//! Aldebaran's NAOqi robots), on the event loop: [`async_call`] /
 //! [`async_delay`], [`Promise`] / [`Future`], [`Signal`], [`PeriodicTask`].
 //!
-//! Returning a [`Future`] from an asynchronous API is libqi's `betterBar`:
+//! An asynchronous API returns a [`Future`] that a [`Promise`] sets later
+//! (what libqi's guide calls `betterBar`, as opposed to a blocking `bar`):
 //!
 //! ```
 //! use qtloop::qi::{Future, Promise};

@@ -1,10 +1,9 @@
 //! `EventLoop`: the asyncio API on the core and the Qt driver.
 
-use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::future::Future;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::Location;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -12,218 +11,15 @@ use std::time::Duration;
 
 use super::context;
 use super::exception::ExceptionContext;
+pub(crate) use super::inner::Remote;
+use super::inner::{default_handler, DriverRef, HandlerFn, LoopHooks};
+pub(crate) use super::inner::{ExecutorSlot, LoopInner};
 pub use super::loop_handle::LoopHandle;
-use super::task::{self, Scheduler, Task, TaskInfo, TaskState};
+use super::task::{self, Task, TaskInfo};
 use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay};
-use crate::core::inbox::Inbox;
-use crate::core::io::{Direction, Fd};
-use crate::core::{Core, Driver, Flow, Handle, Hooks, TimerHandle};
+use crate::core::{Core, Handle, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
-use crate::error::{into_panic_message, Error, Result};
-use crate::executor::ThreadPoolExecutor;
-
-type HandlerFn = dyn Fn(&EventLoop, &ExceptionContext);
-
-pub(crate) struct LoopInner {
-    pub(crate) core: Core,
-    driver: Rc<QtDriver>,
-    pub(crate) remote: Arc<Remote>,
-    handler: RefCell<Option<Rc<HandlerFn>>>,
-    pub(crate) tasks: RefCell<HashMap<u64, Arc<TaskState>>>,
-    pub(crate) executor: RefCell<ExecutorSlot>,
-    this: Weak<LoopInner>,
-}
-
-/// The default executor: created on first use, refused after shutdown.
-pub(crate) enum ExecutorSlot {
-    Unset,
-    Set(ThreadPoolExecutor),
-    ShutDown,
-}
-
-/// The thread-safe part of a loop, shared with `LoopHandle`s and tasks.
-pub(crate) struct Remote {
-    pub(crate) id: u64,
-    /// The loop thread's [`context::thread_token`].
-    pub(crate) owner: u64,
-    pub(crate) inbox: Arc<Inbox>,
-    pub(crate) closed: AtomicBool,
-}
-
-impl Remote {
-    pub(crate) fn scheduler(&self, send: bool) -> Scheduler {
-        Scheduler {
-            loop_id: self.id,
-            owner: self.owner,
-            send,
-            inbox: self.inbox.clone(),
-        }
-    }
-}
-
-struct DriverRef(Rc<QtDriver>);
-
-impl Driver for DriverRef {
-    fn request_tick(&self) {
-        self.0.request_tick();
-    }
-    fn defer_tick(&self) {
-        self.0.defer_tick();
-    }
-    fn arm_timer(&self, wait: u64) {
-        self.0.arm_timer(wait);
-    }
-    fn disarm_timer(&self) {
-        self.0.disarm_timer();
-    }
-    fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool) {
-        self.0.watch_fd(fd, dir, enable);
-    }
-    fn unwatch_fd(&self, fd: Fd, dir: Direction) {
-        self.0.unwatch_fd(fd, dir);
-    }
-}
-
-struct LoopHooks(Weak<LoopInner>);
-
-impl Hooks for LoopHooks {
-    fn panicked(
-        &self,
-        what: &'static str,
-        at: &'static Location<'static>,
-        payload: Box<dyn Any + Send>,
-    ) {
-        if let Some(inner) = self.0.upgrade() {
-            inner.call_exception_handler(ExceptionContext {
-                message: format!("Exception in callback {what}"),
-                panic: Some(into_panic_message(payload)),
-                callback: Some(what),
-                location: Some(at),
-                ..ExceptionContext::default()
-            });
-        }
-    }
-
-    fn slow_callback(&self, what: &'static str, at: &'static Location<'static>, took: Duration) {
-        log::warn!(
-            "Executing {what} (scheduled at {at}) took {:.3} seconds",
-            took.as_secs_f64()
-        );
-    }
-
-    fn fd_invalid(&self, fd: Fd) {
-        if let Some(inner) = self.0.upgrade() {
-            inner.call_exception_handler(ExceptionContext {
-                message: format!(
-                    "fd {fd} was closed while the loop watched it; its reader and \
-                     writer were removed (call remove_reader/remove_writer before closing an fd)"
-                ),
-                ..ExceptionContext::default()
-            });
-        }
-    }
-}
-
-impl SinkTarget for LoopInner {
-    fn tick(&self) {
-        if self.core.dispatch() == Flow::Stop {
-            self.driver.exit_loop();
-        }
-    }
-    fn timer(&self) {
-        if self.core.timer_fired() == Flow::Stop {
-            self.driver.exit_loop();
-        }
-    }
-    /// `QCoreApplication::aboutToQuit`: the application's `exec()` is
-    /// returning. A running loop stops (its `run_*` returns); an idle one
-    /// closes: tasks cancelled, the default executor shut down.
-    fn fd_ready(&self, fd: Fd, dir: Direction) {
-        if self.core.fd_ready(fd, dir) == Flow::Stop {
-            self.driver.exit_loop();
-        }
-    }
-    fn fd_invalid(&self, fd: Fd) {
-        self.core.fd_invalid(fd);
-    }
-    fn deferred(&self) {
-        self.core.flush_deferred_tick();
-    }
-    fn about_to_quit(&self) {
-        let Some(inner) = self.this.upgrade() else {
-            return;
-        };
-        let lp = EventLoop::from_inner(inner);
-        if lp.is_running() {
-            lp.stop();
-        } else if !lp.is_closed() {
-            log::debug!("qtloop: the application quits; closing its event loop");
-            let _ = lp.close();
-        }
-    }
-}
-
-impl Drop for LoopInner {
-    /// A loop dropped without `close()` closes: its tasks are cancelled
-    /// (a parked task holds its own waker, so nothing else would ever drop
-    /// it), queued work is dropped, and the thread is free for a new loop.
-    fn drop(&mut self) {
-        self.shut();
-    }
-}
-
-impl LoopInner {
-    /// `close()` once it is allowed: cancels the tasks (their futures are
-    /// dropped here, on the loop thread), stops the default executor from
-    /// taking work, drops what is queued and frees the thread.
-    fn shut(&self) {
-        let tasks: Vec<_> = self.tasks.borrow().values().cloned().collect();
-        for t in &tasks {
-            t.request_cancel();
-        }
-        self.remote.closed.store(true, Ordering::Release);
-        // Like asyncio: the pool stops taking work, but close() never waits
-        // for a job (one that never returns cannot hang the application).
-        if let ExecutorSlot::Set(ex) = self.executor.replace(ExecutorSlot::ShutDown) {
-            ex.shutdown(false, false);
-        }
-        self.core.close();
-        context::clear_current(self.remote.id);
-    }
-
-    pub(crate) fn driver_notifiers(&self) -> usize {
-        self.driver.notifier_count()
-    }
-
-    pub(crate) fn call_exception_handler(&self, ctx: ExceptionContext) {
-        let handler = self.handler.borrow().clone();
-        let Some(handler) = handler else {
-            default_handler(&ctx);
-            return;
-        };
-        let Some(this) = self.this.upgrade() else {
-            default_handler(&ctx);
-            return;
-        };
-        let lp = EventLoop { inner: this };
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| handler(&lp, &ctx))) {
-            // asyncio's fallback: a broken custom handler hands over to the
-            // default one, with both the original and the new failure.
-            default_handler(&ExceptionContext {
-                message: "Unhandled error in exception handler".into(),
-                panic: Some(into_panic_message(p)),
-                context: Some(Box::new(ctx)),
-                ..ExceptionContext::default()
-            });
-        }
-    }
-}
-
-fn default_handler(ctx: &ExceptionContext) {
-    if catch_unwind(AssertUnwindSafe(|| log::error!("{ctx}"))).is_err() {
-        eprintln!("qtloop: exception in the default exception handler: {ctx}");
-    }
-}
+use crate::error::{Error, Result};
 
 /// An asyncio event loop that runs on Qt's event loop.
 ///

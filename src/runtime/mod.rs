@@ -1,9 +1,10 @@
-//! The runtime (DESIGN.md floor 3): `EventLoop`, tasks, the exception
+//! The runtime, the floor above the driver: `EventLoop`, tasks, the exception
 //! handler, and `run`.
 
 pub(crate) mod context;
 pub(crate) mod event_loop;
 pub(crate) mod exception;
+mod inner;
 mod loop_executor;
 pub(crate) mod loop_handle;
 pub(crate) mod readiness;

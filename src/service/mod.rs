@@ -1,5 +1,6 @@
-//! Services advertised to other processes on D-Bus (libqi's services, seed
-//! 001), served from the qtloop thread (feature `dbus`, on by default).
+//! Services advertised to other processes on D-Bus, as libqi (the NAOqi
+//! robots' messaging library) has them, served from the qtloop thread
+//! (feature `dbus`, on by default).
 //!
 //! D-Bus is the transport and [`zbus`] speaks it: names, messages,
 //! signatures and (de)serialization are zbus's and zvariant's. qtloop adds
@@ -15,7 +16,8 @@
 //!   `Arc<S>` and runs its calls in parallel on a thread pool.
 //! - **Async handlers** ([`ServiceBuilder::async_method`]) return a future:
 //!   the object is free again as soon as the handler returns, and the reply
-//!   is sent when the future finishes (libqi's `betterBar`).
+//!   is sent when the future finishes (an asynchronous API, libqi's
+//!   `betterBar`).
 //! - **Signals** are [`qi::Signal`](crate::qi::Signal)s: emitting publishes on
 //!   the bus, in order. On the client a signal is a `Stream` or a
 //!   `qi::Signal` delivered on the client's loop thread.

@@ -258,7 +258,8 @@ impl<S: 'static> ServiceBuilder<S> {
 
     /// A method that returns a future: the object is free again as soon as
     /// the handler returns, and the reply goes when the future finishes
-    /// (libqi's `betterBar`). The future runs as a task on the loop.
+    /// (an asynchronous method, libqi's `betterBar`). The future runs as a
+    /// task on the loop.
     pub fn async_method<A, R, F, Fut>(&mut self, name: &str, mut f: F) -> &mut Self
     where
         A: DeserializeOwned + Type,
