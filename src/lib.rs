@@ -69,7 +69,7 @@ pub mod service;
 pub mod time;
 
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
-pub use crate::core::{Handle, ThreadsafeHandle, TimerHandle};
+pub use crate::core::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use error::{Error, Result};
 pub use executor::{ExecutorFuture, ThreadPoolExecutor};
 pub use runtime::event_loop::{

@@ -14,10 +14,12 @@ use futures::task::AtomicWaker;
 use futures::Stream;
 use pin_project_lite::pin_project;
 
+// Built on the runtime's public API only, as another crate could be:
+// `get_event_loop`, `EventLoop::now` and `EventLoop::call_at_send`.
 use crate::core::clock::{nanos_to_instant, IntoDeadline, IntoDelay, Nanos};
-use crate::core::handle::SharedTimer;
+pub use crate::core::clock::LoopTime;
 use crate::error::{Error, Result};
-use crate::runtime::context;
+use crate::{get_event_loop, EventLoop, SendTimerHandle};
 
 struct Fired {
     done: AtomicBool,
@@ -35,7 +37,7 @@ enum When {
 /// Dropping it cancels its timer.
 pub struct Sleep {
     when: When,
-    armed: Option<(Arc<Fired>, SharedTimer)>,
+    armed: Option<(Arc<Fired>, SendTimerHandle)>,
 }
 
 /// Completes after `delay` (`f64` seconds or `Duration`; negative means
@@ -52,9 +54,9 @@ pub struct Sleep {
 pub fn sleep(delay: impl IntoDelay) -> Sleep {
     let when = match delay.into_nanos() {
         Err(e) => When::Invalid(e),
-        Ok(delay) => match context::current() {
-            Some(inner) => When::At(inner.core.now().saturating_add(delay)),
-            None => When::After(delay),
+        Ok(delay) => match get_event_loop() {
+            Ok(lp) => When::At(after(&lp, delay)),
+            Err(_) => When::After(delay),
         },
     };
     Sleep { when, armed: None }
@@ -97,12 +99,15 @@ impl Future for Sleep {
         if let When::Invalid(e) = &self.when {
             return Poll::Ready(Err(e.clone()));
         }
-        let inner = context::current()
-            .expect("qtloop::time futures must be polled on a thread with an EventLoop");
-        let now = inner.core.now();
+        // A thread without an open loop: an error, not a hang (a closed
+        // loop would never fire the timer).
+        let lp = match get_event_loop() {
+            Ok(lp) => lp,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
         let at = match self.when {
             When::At(t) => t,
-            When::After(d) => now.saturating_add(d),
+            When::After(d) => after(&lp, d),
             When::Invalid(_) => unreachable!("handled above"),
         };
         self.when = When::At(at);
@@ -112,14 +117,10 @@ impl Future for Sleep {
         });
         fired.waker.register(cx.waker());
         let f = fired.clone();
-        let timer = inner.core.call_at_shared(
-            at,
-            move || {
-                f.done.store(true, Ordering::Release);
-                f.waker.wake();
-            },
-            std::panic::Location::caller(),
-        );
+        let timer = lp.call_at_send(LoopTime::from_nanos(at), move || {
+            f.done.store(true, Ordering::Release);
+            f.waker.wake();
+        });
         match timer {
             Ok(t) => {
                 self.armed = Some((fired, t));
@@ -261,9 +262,8 @@ impl Stream for Interval {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Instant>> {
         let this = &mut *self;
-        let inner = context::current()
-            .expect("qtloop::time futures must be polled on a thread with an EventLoop");
-        let now = inner.core.now();
+        let lp = polling_loop();
+        let now = lp.now().as_nanos();
         let scheduled = *this.next.get_or_insert(now);
         if scheduled > now {
             let sleep = this.sleep.get_or_insert_with(|| Sleep {
@@ -275,7 +275,7 @@ impl Stream for Interval {
             }
         }
         this.sleep = None;
-        let now = inner.core.now();
+        let now = lp.now().as_nanos();
         let p = this.period;
         let next = match this.missed {
             MissedTickBehavior::Burst => scheduled + p,
@@ -291,8 +291,15 @@ impl Stream for Interval {
     }
 }
 
-fn current_loop() -> Result<std::rc::Rc<crate::runtime::event_loop::LoopInner>> {
-    context::current().ok_or(Error::NoRunningLoop)
+/// The loop of the thread that polls a time future.
+fn polling_loop() -> EventLoop {
+    get_event_loop()
+        .expect("qtloop::time futures must be polled on a thread with an open EventLoop")
+}
+
+/// `delay` after the loop's now, in loop nanoseconds (saturating).
+fn after(lp: &EventLoop, delay: Nanos) -> Nanos {
+    (lp.now() + std::time::Duration::from_nanos(delay)).as_nanos()
 }
 
 /// Pauses this thread's loop clock (a test clock, like tokio's
@@ -311,20 +318,20 @@ fn current_loop() -> Result<std::rc::Rc<crate::runtime::event_loop::LoopInner>> 
 /// lp.close().unwrap();
 /// ```
 pub fn pause() -> Result<()> {
-    current_loop()?.core.clock().pause();
+    get_event_loop()?.pause_clock();
     Ok(())
 }
 
 /// Lets this thread's loop clock follow real time again.
 pub fn resume() -> Result<()> {
-    current_loop()?.core.clock().resume();
+    get_event_loop()?.resume_clock();
     Ok(())
 }
 
 /// Moves this thread's paused loop clock forward by `by`; what becomes due
 /// runs in the next iteration.
 pub fn advance(by: std::time::Duration) -> Result<()> {
-    crate::EventLoop::from_inner(current_loop()?).advance(by);
+    get_event_loop()?.advance(by);
     Ok(())
 }
 

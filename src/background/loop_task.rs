@@ -14,7 +14,7 @@ use super::{
     TaskFailure, TaskRunner,
 };
 use crate::error::Result;
-use crate::runtime::event_loop::get_event_loop;
+use crate::get_event_loop;
 
 /// What a loop task does when an iteration ends after the next one was due
 /// (QMI's `QMI_LoopTaskMissedLoopPolicy`, plus `Burst`).
@@ -169,7 +169,7 @@ impl<L: LoopTask> LoopRunner<L> {
                 shared,
                 thread: Mutex::new(None),
                 thread_id: None,
-                on_loop: lp.handle().id(),
+                on_loop: Some(lp.handle()),
                 start_on_loop: Mutex::new(Some(start)),
             }),
         })

@@ -47,8 +47,7 @@ pub use loop_task::{LoopRunner, LoopStats, LoopTask, MissedLoopPolicy};
 
 use crate::error::{into_panic_message, Error, Result};
 use crate::qi::{self, Promise, Signal};
-use crate::runtime::context as rt_context;
-use crate::runtime::event_loop::get_event_loop;
+use crate::{get_event_loop, LoopHandle};
 
 /// A stop request escaping a wait: `?` it out of `run` (a normal end).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -140,8 +139,8 @@ pub(crate) struct RunnerInner<S: Clone + Send + 'static, St: Clone + Send + 'sta
     pub(crate) thread: Mutex<Option<JoinHandle<()>>>,
     /// The task's own thread (a join from there would wait for itself).
     pub(crate) thread_id: Option<std::thread::ThreadId>,
-    /// The loop that drives an on-loop task (0 for thread tasks).
-    pub(crate) on_loop: u64,
+    /// The loop that drives an on-loop task (None for thread tasks).
+    pub(crate) on_loop: Option<LoopHandle>,
     /// How an on-loop task is started (None for thread tasks).
     pub(crate) start_on_loop: Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
@@ -231,7 +230,7 @@ impl<S: Clone + Send + 'static, St: Clone + Send + 'static> TaskRunner<S, St> {
                 _ => {}
             }
         }
-        if self.inner.on_loop != 0 && self.inner.on_loop == rt_context::current_id() {
+        if self.inner.on_loop.as_ref().is_some_and(|h| h.is_current()) {
             return Err(TaskFailure::WouldDeadlock);
         }
         // From the task's own thread: waiting for itself would never end
@@ -378,7 +377,7 @@ where
             shared,
             thread_id: thread.as_ref().map(|t| t.thread().id()),
             thread: Mutex::new(thread),
-            on_loop: 0,
+            on_loop: None,
             start_on_loop: Mutex::new(None),
         }),
     }

@@ -146,6 +146,55 @@ impl Clock {
     }
 }
 
+/// A point in loop time, exact to the nanosecond ([`EventLoop::now`]):
+/// it follows the loop's clock, paused or not, and orders and adds like
+/// `Instant`. [`EventLoop::time`] is the same clock in seconds.
+///
+/// [`EventLoop::now`]: crate::EventLoop::now
+/// [`EventLoop::time`]: crate::EventLoop::time
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LoopTime(Nanos);
+
+impl LoopTime {
+    /// The time `nanos` on the loop clock's internal scale (see
+    /// [`as_nanos`](Self::as_nanos)); saturates at the end of loop time.
+    pub fn from_nanos(nanos: Nanos) -> Self {
+        Self(nanos.min(MAX_DELAY))
+    }
+
+    /// Nanoseconds on the loop clock's internal scale: the process epoch
+    /// (loop time 0.0) is [`ORIGIN`].
+    pub fn as_nanos(self) -> Nanos {
+        self.0
+    }
+
+    /// Loop time in seconds, as [`EventLoop::time`](crate::EventLoop::time)
+    /// gives it.
+    pub fn as_secs_f64(self) -> f64 {
+        nanos_to_secs(self.0)
+    }
+
+    /// How long after `earlier` this is (zero if it is not after).
+    pub fn saturating_duration_since(self, earlier: LoopTime) -> Duration {
+        Duration::from_nanos(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::ops::Add<Duration> for LoopTime {
+    type Output = LoopTime;
+
+    /// Saturates at the end of loop time.
+    fn add(self, d: Duration) -> LoopTime {
+        LoopTime(self.0.saturating_add(saturating_nanos(d)).min(MAX_DELAY))
+    }
+}
+
+impl IntoDeadline for LoopTime {
+    fn into_deadline(self) -> Result<Nanos, Error> {
+        Ok(self.0)
+    }
+}
+
 /// A delay: `f64` seconds (asyncio style) or a `Duration`.
 ///
 /// NaN or infinite delays are [`Error::InvalidDelay`]; huge ones saturate

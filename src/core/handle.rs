@@ -277,15 +277,41 @@ impl fmt::Debug for TimerHandle {
     }
 }
 
-/// A `Send` handle to a timer posted with a `Send` callback (used by `Send`
-/// futures such as `Sleep`).
-pub(crate) struct SharedTimer {
+/// A timer with a `Send` callback (`EventLoop::call_at_send`): like
+/// [`TimerHandle`], but `Send + Sync`, so it can be cancelled from any
+/// thread. What `Send` futures such as `sleep` are built on.
+#[derive(Clone)]
+pub struct SendTimerHandle {
     pub(crate) entry: Arc<dyn Entry + Send + Sync>,
+    pub(crate) when: Nanos,
     pub(crate) heap_cancelled: Arc<AtomicUsize>,
 }
 
-impl SharedTimer {
-    pub(crate) fn cancel(&self) {
+impl SendTimerHandle {
+    /// Cancels the timer: its callback will not run. Its closure is
+    /// dropped now (on this thread).
+    pub fn cancel(&self) {
         cancel_timer(&*self.entry, &self.heap_cancelled);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(self.entry.state())
+    }
+
+    /// The scheduled time, in loop seconds.
+    pub fn when(&self) -> f64 {
+        nanos_to_secs(self.when)
+    }
+}
+
+impl fmt::Debug for SendTimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendTimerHandle")
+            .field("when", &self.when())
+            .field("callback", &self.entry.describe())
+            .field("scheduled_at", &self.entry.location())
+            .field("cancelled", &self.cancelled())
+            .finish()
     }
 }

@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
-use handle::{EntryRef, LocalEntry, SharedEntry, SharedTimer};
-pub use handle::{Handle, ThreadsafeHandle, TimerHandle};
+use handle::{EntryRef, LocalEntry, SharedEntry};
+pub use handle::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
 use io::{Direction, Fd, IoRegistry};
@@ -269,12 +269,13 @@ impl Core {
         when: Nanos,
         f: F,
         at: &'static Location<'static>,
-    ) -> Result<SharedTimer, Error> {
+    ) -> Result<SendTimerHandle, Error> {
         self.check_open()?;
         let entry = SharedEntry::new(f, at);
         let handle = self.push_timer(when, EntryRef::Shared(entry.clone()))?;
-        Ok(SharedTimer {
+        Ok(SendTimerHandle {
             entry,
+            when: handle.when,
             heap_cancelled: handle.heap_cancelled,
         })
     }

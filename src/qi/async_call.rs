@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::future::{Future, Promise};
 use crate::core::clock::IntoDelay;
 use crate::error::into_panic_message;
-use crate::runtime::event_loop::get_event_loop;
+use crate::get_event_loop;
 
 const WAITING: u8 = 0;
 const STARTED: u8 = 1;

@@ -13,9 +13,8 @@ use slab::Slab;
 
 use crate::core::clock::IntoDelay;
 use crate::error::{into_panic_message, Error, Result};
-use crate::runtime::context;
-use crate::runtime::event_loop::{get_event_loop, LoopHandle};
 use crate::runtime::exception::report_panic_payload;
+use crate::{get_event_loop, LoopHandle};
 
 /// Where a [`Future`] is (libqi's `FutureState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -355,7 +354,7 @@ impl<T: Clone + Send + 'static> Future<T> {
         if let Some(o) = &inner.outcome {
             return Self::outcome_result(o);
         }
-        if context::current_id() != 0 {
+        if get_event_loop().is_ok() {
             return Err(Error::WouldDeadlock);
         }
         let deadline = Instant::now() + std::time::Duration::from_nanos(nanos);

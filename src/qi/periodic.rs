@@ -4,18 +4,18 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use crate::core::clock::LoopTime;
 use crate::core::clock::Nanos;
-use crate::core::handle::SharedTimer;
 use crate::core::sync::{Condvar, Mutex, MutexGuard};
 use crate::error::{Error, Result};
-use crate::runtime::context;
-use crate::runtime::event_loop::{get_event_loop, LoopHandle};
 use crate::runtime::exception::report_panic;
+use crate::SendTimerHandle;
+use crate::{get_event_loop, LoopHandle};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Status {
@@ -46,7 +46,7 @@ struct State {
     compensate: bool,
     name: String,
     home: Option<LoopHandle>,
-    timer: Option<SharedTimer>,
+    timer: Option<SendTimerHandle>,
     in_callback: bool,
 }
 
@@ -78,7 +78,7 @@ impl Drop for Periodic {
             let key = *key;
             let home = self.lock().home.clone();
             match home {
-                Some(h) if h.id() != context::current_id() => {
+                Some(h) if !h.is_current() => {
                     let _ = h.call_soon_threadsafe(move || remove_local(key));
                 }
                 _ => remove_local(key),
@@ -189,13 +189,13 @@ impl PeriodicTask {
     /// (`Err(Error::WrongThread)` otherwise); the task itself can still be
     /// started and stopped from any thread.
     pub fn set_callback_local(&self, f: impl FnMut() + 'static) -> Result<()> {
-        let here = context::current_id();
+        let here = get_event_loop().ok().map(|lp| lp.handle());
         {
             let mut st = self.inner.lock();
-            if st.home.is_none() && here != 0 {
-                st.home = get_event_loop().ok().map(|lp| lp.handle());
+            if st.home.is_none() {
+                st.home.clone_from(&here);
             }
-            if here == 0 || st.home.as_ref().is_none_or(|h| h.id() != here) {
+            if here.is_none() || st.home.as_ref().is_none_or(|h| !h.is_current()) {
                 return Err(Error::WrongThread(
                     "set_callback_local must be called on the loop thread the task runs on",
                 ));
@@ -305,7 +305,7 @@ impl PeriodicTask {
     /// again, unless `start` is called again.
     pub fn stop(&self) {
         let home = self.request_stop();
-        let on_loop = home.is_some_and(|h| h.id() == context::current_id());
+        let on_loop = home.is_some_and(|h| h.is_current());
         if on_loop {
             return;
         }
@@ -406,7 +406,7 @@ fn schedule(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
 #[cfg(not(loom))]
 fn schedule_via(p: &Arc<Periodic>, home: Option<LoopHandle>, gen: u64, when: When) {
     let Some(home) = home else { return };
-    if home.id() == context::current_id() {
+    if home.is_current() {
         schedule_on_loop(p, gen, when);
     } else {
         let p = p.clone();
@@ -426,10 +426,18 @@ fn schedule_on_loop(p: &Arc<Periodic>, gen: u64, when: When) {
         return;
     }
     #[allow(unreachable_code)]
-    let Some(lp) = context::current() else {
+    let lp = get_event_loop().ok();
+    let Some(lp) = lp else {
+        // The loop closed before this request ran: the task stops.
+        let mut st = p.lock();
+        if st.generation == gen && st.status == Status::Scheduled {
+            st.status = Status::Stopped;
+            drop(st);
+            p.changed.notify_all();
+        }
         return;
     };
-    let now = lp.core.now();
+    let now = lp.now().as_nanos();
     let at = match when {
         When::Now => now,
         When::After(d) => now.saturating_add(d),
@@ -440,10 +448,7 @@ fn schedule_on_loop(p: &Arc<Periodic>, gen: u64, when: When) {
         return; // a later start/stop/trigger took over
     }
     let task = p.clone();
-    match lp
-        .core
-        .call_at_shared(at, move || fire(&task, gen, at), Location::caller())
-    {
+    match lp.call_at_send(LoopTime::from_nanos(at), move || fire(&task, gen, at)) {
         Ok(t) => st.timer = Some(t),
         Err(_) => {
             st.status = Status::Stopped;

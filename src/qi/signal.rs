@@ -12,9 +12,8 @@ use std::thread::ThreadId;
 use futures::task::AtomicWaker;
 
 use crate::core::sync::lock;
-use crate::runtime::context;
-use crate::runtime::event_loop::{get_event_loop, LoopHandle};
 use crate::runtime::exception::report_panic_payload;
+use crate::{get_event_loop, LoopHandle};
 
 /// The id of a connection, for [`Signal::disconnect`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -245,7 +244,7 @@ impl<T: Clone + Send + 'static> Signal<T> {
     pub fn emit(&self, value: T) {
         let subs = self.snapshot();
         match &self.inner.home {
-            Some(home) if context::current_id() != home.id() => {
+            Some(home) if !home.is_current() => {
                 let sig = self.clone();
                 if home
                     .call_soon_threadsafe(move || sig.deliver(&subs, &value))

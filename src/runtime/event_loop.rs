@@ -16,8 +16,8 @@ use super::inner::{default_handler, DriverRef, HandlerFn, LoopHooks};
 pub(crate) use super::inner::{ExecutorSlot, LoopInner};
 pub use super::loop_handle::LoopHandle;
 use super::task::{self, Task, TaskInfo};
-use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay};
-use crate::core::{Core, Handle, TimerHandle};
+use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay, LoopTime};
+use crate::core::{Core, Handle, SendTimerHandle, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
 use crate::error::{Error, Result};
 
@@ -124,8 +124,29 @@ impl EventLoop {
         self.core().call_at(when, f, Location::caller())
     }
 
-    /// Schedules `f` at `when`: loop time in seconds (`lp.time() + 0.2`)
-    /// or an `Instant`.
+    /// The loop clock now, exact to the nanosecond ([`time`](Self::time)
+    /// is the same clock in seconds). Follows a paused clock.
+    pub fn now(&self) -> LoopTime {
+        LoopTime::from_nanos(self.core().now())
+    }
+
+    /// Like [`call_at`](Self::call_at), for a `Send` callback: the handle
+    /// is `Send + Sync` and cancels the timer from any thread (the callback
+    /// still runs on the loop thread). The timer primitive that `Send`
+    /// futures such as [`sleep`](crate::sleep) and `qi::PeriodicTask` are
+    /// built on.
+    #[track_caller]
+    pub fn call_at_send<F: FnOnce() + Send + 'static>(
+        &self,
+        when: impl IntoDeadline,
+        f: F,
+    ) -> Result<SendTimerHandle> {
+        let when = when.into_deadline()?;
+        self.core().call_at_shared(when, f, Location::caller())
+    }
+
+    /// Schedules `f` at `when`: loop time in seconds (`lp.time() + 0.2`),
+    /// a [`LoopTime`] or an `Instant`.
     #[track_caller]
     pub fn call_at<F: FnOnce() + 'static>(
         &self,

@@ -58,6 +58,12 @@ impl LoopHandle {
     pub fn id(&self) -> u64 {
         self.remote.id
     }
+
+    /// Whether this is the calling thread's open loop (code here may touch
+    /// the loop's `!Send` state; elsewhere it must post).
+    pub fn is_current(&self) -> bool {
+        super::context::current_id() == self.remote.id
+    }
 }
 
 impl std::fmt::Debug for LoopHandle {

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use qtloop::{Error, EventLoop, ExceptionContext};
 
 cases!(scheduling:
+    call_at_send_cancels_from_another_thread,
+    now_is_exact_and_follows_the_paused_clock,
     fifo_under_100k_callbacks,
     equal_deadlines_keep_scheduling_order,
     scheduled_in_iteration_runs_in_next,
@@ -450,5 +452,54 @@ fn threadsafe_handle_cancels_from_any_thread() {
     run_for(&lp, 0.01);
     assert!(handle.cancelled());
     assert_eq!(ran.load(Ordering::Relaxed), 0);
+    lp.close().unwrap();
+}
+
+/// The public timer primitive that `sleep` and `PeriodicTask` use.
+fn call_at_send_cancels_from_another_thread() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (r1, r2) = (ran.clone(), ran.clone());
+    let kept = lp
+        .call_at_send(lp.now() + Duration::from_millis(10), move || {
+            r1.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let dropped = lp
+        .call_at_send(lp.time() + 0.01, move || {
+            r2.fetch_add(10, Ordering::SeqCst);
+        })
+        .unwrap();
+    let h = lp.handle();
+    assert!(h.is_current());
+    std::thread::spawn(move || {
+        assert!(!h.is_current());
+        dropped.cancel();
+        assert!(dropped.cancelled());
+    })
+    .join()
+    .unwrap();
+    lp.run_until_complete(qtloop::sleep(0.03)).unwrap().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert!(!kept.cancelled());
+    assert!(kept.when() <= lp.time());
+    lp.close().unwrap();
+    assert!(matches!(
+        lp.call_at_send(0.0, || {}),
+        Err(qtloop::Error::Closed)
+    ));
+}
+
+fn now_is_exact_and_follows_the_paused_clock() {
+    let lp = EventLoop::new().unwrap();
+    lp.pause_clock();
+    let t0 = lp.now();
+    std::thread::sleep(Duration::from_millis(2));
+    assert_eq!(lp.now(), t0, "paused");
+    lp.advance(Duration::from_nanos(1));
+    assert_eq!(lp.now().saturating_duration_since(t0), Duration::from_nanos(1));
+    assert!((lp.now().as_secs_f64() - lp.time()).abs() < 1e-9);
+    assert_eq!(t0 + Duration::MAX, qtloop::time::LoopTime::from_nanos(u64::MAX));
+    lp.resume_clock();
     lp.close().unwrap();
 }
