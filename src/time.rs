@@ -16,8 +16,8 @@ use pin_project_lite::pin_project;
 
 // Built on the runtime's public API only, as another crate could be:
 // `get_event_loop`, `EventLoop::now` and `EventLoop::call_at_send`.
-use crate::core::clock::{nanos_to_instant, IntoDeadline, IntoDelay, Nanos};
 pub use crate::core::clock::LoopTime;
+use crate::core::clock::{nanos_to_instant, IntoDeadline, IntoDelay, Nanos};
 use crate::error::{Error, Result};
 use crate::{get_event_loop, EventLoop, SendTimerHandle};
 

@@ -13,7 +13,7 @@ use slab::Slab;
 
 use crate::core::clock::IntoDelay;
 use crate::error::{into_panic_message, Error, Result};
-use crate::runtime::exception::report_panic_payload;
+use crate::runtime::report::report_panic_payload;
 use crate::{get_event_loop, LoopHandle};
 
 /// Where a [`Future`] is (libqi's `FutureState`).

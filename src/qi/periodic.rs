@@ -13,7 +13,7 @@ use crate::core::clock::LoopTime;
 use crate::core::clock::Nanos;
 use crate::core::sync::{Condvar, Mutex, MutexGuard};
 use crate::error::{Error, Result};
-use crate::runtime::exception::report_panic;
+use crate::runtime::report::report_panic;
 use crate::SendTimerHandle;
 use crate::{get_event_loop, LoopHandle};
 

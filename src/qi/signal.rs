@@ -12,7 +12,7 @@ use std::thread::ThreadId;
 use futures::task::AtomicWaker;
 
 use crate::core::sync::lock;
-use crate::runtime::exception::report_panic_payload;
+use crate::runtime::report::report_panic_payload;
 use crate::{get_event_loop, LoopHandle};
 
 /// The id of a connection, for [`Signal::disconnect`].

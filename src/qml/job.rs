@@ -16,7 +16,7 @@ use futures::FutureExt;
 
 use crate::driver::qml::{AsyncJob, AsyncJobRust};
 use crate::qt::TaskScope;
-use crate::runtime::exception::report_panic;
+use crate::runtime::report::report_panic;
 
 type JobOutcome = Result<QVariant, String>;
 type Factory = Rc<dyn Fn(JobContext) -> LocalBoxFuture<'static, JobOutcome>>;

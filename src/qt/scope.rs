@@ -163,7 +163,7 @@ impl<T: Threading> ObjectRef<T> {
 /// `Error::Panicked` instead of unwinding into C++.
 fn guarded<R>(what: &str, f: impl FnOnce() -> R) -> Result<R> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|p| {
-        crate::runtime::exception::report_panic(format!("Exception in {what}"), &*p);
+        crate::runtime::report::report_panic(format!("Exception in {what}"), &*p);
         Error::Panicked(crate::error::into_panic_message(p))
     })
 }

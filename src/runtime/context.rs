@@ -1,12 +1,10 @@
-//! Per-thread context: the thread's loop and the task being polled.
+//! Per-thread context: the id of the thread's loop, a token for the
+//! thread, and the task being polled. (The loop itself is registered in
+//! `inner.rs`; this file depends on nothing.)
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
-
-use super::event_loop::LoopInner;
+use std::cell::Cell;
 
 thread_local! {
-    static CURRENT: RefCell<Weak<LoopInner>> = const { RefCell::new(Weak::new()) };
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
     static CURRENT_TASK: Cell<Option<u64>> = const { Cell::new(None) };
 }
@@ -36,21 +34,8 @@ pub(crate) fn current_id() -> u64 {
     CURRENT_ID.try_with(Cell::get).unwrap_or(0)
 }
 
-/// This thread's open loop.
-pub(crate) fn current() -> Option<Rc<LoopInner>> {
-    CURRENT.try_with(|c| c.borrow().upgrade()).ok().flatten()
-}
-
-pub(crate) fn set_current(inner: &Rc<LoopInner>, id: u64) {
-    CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(inner));
-    CURRENT_ID.with(|c| c.set(id));
-}
-
-pub(crate) fn clear_current(id: u64) {
-    if current_id() == id {
-        let _ = CURRENT.try_with(|c| *c.borrow_mut() = Weak::new());
-        let _ = CURRENT_ID.try_with(|c| c.set(0));
-    }
+pub(crate) fn set_current_id(id: u64) {
+    let _ = CURRENT_ID.try_with(|c| c.set(id));
 }
 
 /// Marks `task` as the one being polled; returns the previous one.

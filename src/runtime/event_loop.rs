@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::context;
 use super::exception::ExceptionContext;
+use super::inner;
 pub(crate) use super::inner::Remote;
 use super::inner::{default_handler, DriverRef, HandlerFn, LoopHooks};
 pub(crate) use super::inner::{ExecutorSlot, LoopInner};
@@ -53,7 +54,7 @@ impl EventLoop {
     /// Fails with [`Error::LoopExists`] if this thread already has an open
     /// loop: use [`get_event_loop`] to reach it, or close it first.
     pub fn new() -> Result<EventLoop> {
-        if context::current().is_some_and(|l| !l.core.is_closed()) {
+        if inner::current().is_some_and(|l| !l.core.is_closed()) {
             return Err(Error::LoopExists);
         }
         driver::app::ensure_core_application(false);
@@ -83,7 +84,7 @@ impl EventLoop {
                 this: this.clone(),
             }
         });
-        context::set_current(&inner, id);
+        inner::set_current(&inner, id);
         Ok(EventLoop { inner })
     }
 
@@ -376,7 +377,7 @@ impl Drop for StopOnDrop {
 /// The loop of this thread if it is running or running callbacks (asyncio
 /// `get_running_loop`); [`Error::NoRunningLoop`] otherwise.
 pub fn get_running_loop() -> Result<EventLoop> {
-    match context::current() {
+    match inner::current() {
         Some(inner) if inner.core.is_running() || inner.core.is_dispatching() => {
             Ok(EventLoop { inner })
         }
@@ -387,7 +388,7 @@ pub fn get_running_loop() -> Result<EventLoop> {
 /// This thread's open loop, running or not; [`Error::NoRunningLoop`] if
 /// the thread has none.
 pub fn get_event_loop() -> Result<EventLoop> {
-    match context::current() {
+    match inner::current() {
         Some(inner) if !inner.core.is_closed() => Ok(EventLoop { inner }),
         _ => Err(Error::NoRunningLoop),
     }
@@ -410,7 +411,7 @@ where
 /// The task being polled on this thread, if any.
 pub fn current_task() -> Option<TaskInfo> {
     let id = context::current_task_id()?;
-    let inner = context::current()?;
+    let inner = inner::current()?;
     let tasks = inner.tasks.borrow();
     tasks.get(&id).map(|t| t.info())
 }

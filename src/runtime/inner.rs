@@ -24,6 +24,30 @@ use crate::executor::ThreadPoolExecutor;
 
 pub(crate) type HandlerFn = dyn Fn(&EventLoop, &ExceptionContext);
 
+thread_local! {
+    static CURRENT: RefCell<Weak<LoopInner>> = const { RefCell::new(Weak::new()) };
+}
+
+/// This thread's loop (open, or closing: what its drops report at close
+/// still reaches its handler).
+pub(crate) fn current() -> Option<Rc<LoopInner>> {
+    CURRENT.try_with(|c| c.borrow().upgrade()).ok().flatten()
+}
+
+/// Registers `inner` as this thread's loop.
+pub(crate) fn set_current(inner: &Rc<LoopInner>, id: u64) {
+    CURRENT.with(|c| *c.borrow_mut() = Rc::downgrade(inner));
+    context::set_current_id(id);
+}
+
+/// Frees the thread, if loop `id` is its loop.
+pub(crate) fn clear_current(id: u64) {
+    if context::current_id() == id {
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = Weak::new());
+        context::set_current_id(0);
+    }
+}
+
 /// What an [`EventLoop`] handle points to.
 pub(crate) struct LoopInner {
     pub(crate) core: Core,
@@ -191,7 +215,7 @@ impl LoopInner {
             ex.shutdown(false, false);
         }
         self.core.close();
-        context::clear_current(self.remote.id);
+        clear_current(self.remote.id);
     }
 
     pub(crate) fn driver_notifiers(&self) -> usize {

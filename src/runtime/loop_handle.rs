@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use super::context;
 use super::event_loop::Remote;
+use super::inner;
 use super::task::{self, Task};
 use crate::core::{Core, ThreadsafeHandle};
 use crate::error::Result;
@@ -43,7 +44,7 @@ impl LoopHandle {
     pub fn stop(&self) {
         let id = self.remote.id;
         let _ = self.call_soon_threadsafe(move || {
-            if let Some(inner) = context::current().filter(|_| context::current_id() == id) {
+            if let Some(inner) = inner::current().filter(|_| context::current_id() == id) {
                 inner.core.stop();
             }
         });

@@ -4,9 +4,10 @@
 pub(crate) mod context;
 pub(crate) mod event_loop;
 pub(crate) mod exception;
-mod inner;
+pub(crate) mod inner;
 mod loop_executor;
 pub(crate) mod loop_handle;
 pub(crate) mod readiness;
+pub(crate) mod report;
 pub(crate) mod run;
 pub(crate) mod task;

@@ -15,6 +15,7 @@ use pin_project_lite::pin_project;
 
 use super::context;
 use super::exception::ExceptionContext;
+use super::inner;
 use crate::core::inbox::{Inbox, Posted};
 use crate::error::into_panic_message;
 
@@ -121,7 +122,7 @@ fn report_unretrieved(loop_id: u64, state: &TaskState, msg: String) {
         task: Some(state.label()),
         ..ExceptionContext::default()
     };
-    match context::current().filter(|_| context::current_id() == loop_id) {
+    match inner::current().filter(|_| context::current_id() == loop_id) {
         Some(inner) => inner.call_exception_handler(ctx),
         None => log::error!("{ctx}"),
     }
@@ -149,7 +150,7 @@ pin_project! {
             // drop is guarded here, and its panic reported.
             if this.fut.is_some() {
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
-                    crate::runtime::exception::report_panic_payload(
+                    crate::runtime::report::report_panic_payload(
                         format!("Exception while dropping task {}", this.state.id),
                         p,
                     );
@@ -166,7 +167,7 @@ pin_project! {
 
 fn deregister(loop_id: u64, task_id: u64) {
     if context::current_id() == loop_id {
-        if let Some(inner) = context::current() {
+        if let Some(inner) = inner::current() {
             inner.tasks.borrow_mut().remove(&task_id);
         }
     }
@@ -181,7 +182,7 @@ impl<F: Future> Future for Guarded<F> {
         if !*this.registered {
             // First poll, on the loop thread: join the registry and keep the
             // task's waker (async-task's waker never changes) for cancel().
-            if let Some(inner) = context::current() {
+            if let Some(inner) = inner::current() {
                 inner.tasks.borrow_mut().insert(state.id, state.clone());
             }
             *this.registered = true;
@@ -268,7 +269,7 @@ pub(crate) struct Scheduler {
 impl Scheduler {
     fn schedule(&self, r: async_task::Runnable) {
         if context::thread_token() == self.owner {
-            match context::current() {
+            match inner::current() {
                 Some(inner) if context::current_id() == self.loop_id && !inner.core.is_closed() => {
                     inner.core.schedule_runnable(r);
                 }

@@ -27,7 +27,8 @@ use zbus::{Connection, Message, MessageStream};
 use super::{Address, MethodError, FAILED, PANICKED, POSSIBLE_DEADLOCK, SERVICE_CLOSED};
 use crate::error::panic_message;
 use crate::executor::ThreadPoolExecutor;
-use crate::runtime::exception::{report, ExceptionContext};
+use crate::runtime::exception::ExceptionContext;
+use crate::runtime::report::report;
 use crate::{LoopHandle, Task};
 
 pub(super) type Reply = std::result::Result<Message, MethodError>;

@@ -497,9 +497,15 @@ fn now_is_exact_and_follows_the_paused_clock() {
     std::thread::sleep(Duration::from_millis(2));
     assert_eq!(lp.now(), t0, "paused");
     lp.advance(Duration::from_nanos(1));
-    assert_eq!(lp.now().saturating_duration_since(t0), Duration::from_nanos(1));
+    assert_eq!(
+        lp.now().saturating_duration_since(t0),
+        Duration::from_nanos(1)
+    );
     assert!((lp.now().as_secs_f64() - lp.time()).abs() < 1e-9);
-    assert_eq!(t0 + Duration::MAX, qtloop::time::LoopTime::from_nanos(u64::MAX));
+    assert_eq!(
+        t0 + Duration::MAX,
+        qtloop::time::LoopTime::from_nanos(u64::MAX)
+    );
     lp.resume_clock();
     lp.close().unwrap();
 }
