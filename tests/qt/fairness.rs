@@ -40,71 +40,60 @@ fn negative_delays_run_in_deadline_order() {
     lp.close().unwrap();
 }
 
-fn threadsafe_then_call_soon_is_one_fifo() {
-    let lp = EventLoop::new().unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (order.clone(), order.clone());
-    let l = lp.clone();
-    lp.call_soon(move || {
-        // Inside a running loop, as in CPython's test of this rule.
-        l.handle()
-            .call_soon_threadsafe(move || o1.lock().unwrap().push("a"))
-            .unwrap();
-        l.call_soon(move || o2.lock().unwrap().push("b")).unwrap();
-        let l2 = l.clone();
-        l.call_soon(move || l2.stop()).unwrap();
-    })
-    .unwrap();
-    lp.run_forever().unwrap();
-    assert_eq!(*order.lock().unwrap(), ["a", "b"]);
-    lp.close().unwrap();
-}
-
-fn a_post_from_another_thread_that_finished_first_runs_first() {
-    let lp = EventLoop::new().unwrap();
-    let order = Arc::new(Mutex::new(Vec::new()));
-    let (o1, o2) = (order.clone(), order.clone());
-    let l = lp.clone();
-    lp.call_soon(move || {
-        let h = l.handle();
-        std::thread::spawn(move || {
-            h.call_soon_threadsafe(move || o1.lock().unwrap().push("a"))
-                .unwrap();
-        })
-        .join()
-        .unwrap();
-        l.call_soon(move || o2.lock().unwrap().push("b")).unwrap();
-        let l2 = l.clone();
-        l.call_soon(move || l2.stop()).unwrap();
-    })
-    .unwrap();
-    lp.run_forever().unwrap();
-    assert_eq!(*order.lock().unwrap(), ["a", "b"]);
-    lp.close().unwrap();
-}
-
-fn a_post_runs_before_a_timer_that_falls_due_after_it() {
+/// Runs `schedule` inside a running loop, with a `push(name)` that makes
+/// a callback recording `name`; the names in the order they ran.
+fn order_of(
+    schedule: impl FnOnce(&EventLoop, &dyn Fn(&'static str) -> Box<dyn FnOnce() + Send>) + 'static,
+) -> Vec<&'static str> {
     let lp = EventLoop::new().unwrap();
     let order = Arc::new(Mutex::new(Vec::new()));
     let o = order.clone();
     let l = lp.clone();
     lp.call_soon(move || {
-        let push = |name: &'static str| {
+        let push = move |name: &'static str| -> Box<dyn FnOnce() + Send> {
             let o = o.clone();
-            move || o.lock().unwrap().push(name)
+            Box::new(move || o.lock().unwrap().push(name))
         };
-        // asyncio: "a" is in _ready; the timers fall due at the next
-        // iteration and are appended after it.
-        l.handle().call_soon_threadsafe(push("a")).unwrap();
-        l.call_later(0.0, push("b")).unwrap();
-        l.call_later(-1.0, push("c")).unwrap();
+        schedule(&l, &push);
         let l2 = l.clone();
         l.call_later(0.001, move || l2.stop()).unwrap();
     })
     .unwrap();
     lp.run_forever().unwrap();
-    assert_eq!(*order.lock().unwrap(), ["a", "c", "b"]);
     lp.close().unwrap();
+    let v = order.lock().unwrap().clone();
+    v
+}
+
+fn threadsafe_then_call_soon_is_one_fifo() {
+    // Inside a running loop, as in CPython's test of this rule.
+    let order = order_of(|l, push| {
+        l.handle().call_soon_threadsafe(push("a")).unwrap();
+        l.call_soon(push("b")).unwrap();
+    });
+    assert_eq!(order, ["a", "b"]);
+}
+
+fn a_post_from_another_thread_that_finished_first_runs_first() {
+    let order = order_of(|l, push| {
+        let (h, a) = (l.handle(), push("a"));
+        std::thread::spawn(move || h.call_soon_threadsafe(a).unwrap())
+            .join()
+            .unwrap();
+        l.call_soon(push("b")).unwrap();
+    });
+    assert_eq!(order, ["a", "b"]);
+}
+
+fn a_post_runs_before_a_timer_that_falls_due_after_it() {
+    // asyncio: "a" is in _ready; the timers fall due at the next iteration
+    // and are appended after it.
+    let order = order_of(|l, push| {
+        l.handle().call_soon_threadsafe(push("a")).unwrap();
+        l.call_later(0.0, push("b")).unwrap();
+        l.call_later(-1.0, push("c")).unwrap();
+    });
+    assert_eq!(order, ["a", "c", "b"]);
 }
 
 /// The longest gap of a 1 ms `QTimer` while the load that `start_load`

@@ -75,6 +75,14 @@ pub fn take_logs() -> Vec<(log::Level, String)> {
 
 type Case = fn();
 
+/// Panics "<name> dropped" when dropped (a hostile `Drop`).
+pub struct PanicOnDrop(pub &'static str);
+impl Drop for PanicOnDrop {
+    fn drop(&mut self) {
+        panic!("{} dropped", self.0);
+    }
+}
+
 /// Sets its flag when dropped: shows that a future (or closure) was dropped.
 pub struct DropFlag(pub std::rc::Rc<std::cell::Cell<bool>>);
 impl Drop for DropFlag {
@@ -162,29 +170,18 @@ fn trial(name: &'static str, case: Case) -> Trial {
 
 fn main() {
     // Child processes started by some cases run a scenario and exit.
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("sigchld_fallback") {
-        process::sigchld_fallback_child();
-        return;
-    }
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("qtimer_fallback") {
-        reactor::qtimer_fallback_child();
-        return;
-    }
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("offscreen") {
-        qml_edges::offscreen_child();
-        return;
-    }
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("app_race") {
-        qml_edges::app_race_child();
-        return;
-    }
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("stuck_job") {
-        reliability::stuck_job_child();
-        return;
-    }
-    #[cfg(feature = "dbus")]
-    if std::env::var("QTLOOP_TEST_CHILD").as_deref() == Ok("service") {
-        service_probe::service_child();
+    let child: Option<fn()> = match std::env::var("QTLOOP_TEST_CHILD").as_deref() {
+        Ok("sigchld_fallback") => Some(process::sigchld_fallback_child),
+        Ok("qtimer_fallback") => Some(reactor::qtimer_fallback_child),
+        Ok("offscreen") => Some(qml_edges::offscreen_child),
+        Ok("app_race") => Some(qml_edges::app_race_child),
+        Ok("stuck_job") => Some(reliability::stuck_job_child),
+        #[cfg(feature = "dbus")]
+        Ok("service") => Some(service_probe::service_child),
+        _ => None,
+    };
+    if let Some(child) = child {
+        child();
         return;
     }
     if std::env::var_os("QT_QPA_PLATFORM").is_none() {

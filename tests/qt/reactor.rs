@@ -38,12 +38,7 @@ cases!(reactor:
     a_waiter_whose_fd_is_released_gets_an_error,
 );
 
-struct PanicOnDrop(&'static str);
-impl Drop for PanicOnDrop {
-    fn drop(&mut self) {
-        panic!("{} dropped", self.0);
-    }
-}
+use crate::PanicOnDrop;
 
 /// Installs a handler that records each report's panic message.
 fn record_panics(lp: &EventLoop) -> Rc<RefCell<Vec<String>>> {

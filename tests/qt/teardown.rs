@@ -18,12 +18,7 @@ cases!(teardown:
     an_on_loop_loop_task_started_after_close_finishes,
 );
 
-struct PanicOnDrop(&'static str);
-impl Drop for PanicOnDrop {
-    fn drop(&mut self) {
-        panic!("{} dropped", self.0);
-    }
-}
+use crate::PanicOnDrop;
 
 fn close_reports_task_drops_that_panic_and_drops_the_rest() {
     let lp = EventLoop::new().unwrap();
@@ -92,6 +87,19 @@ impl LoopTask for Ticker {
     }
 }
 
+/// A 5 ms loop task on this thread's loop, and its "finalized" flag.
+fn ticker_on_loop(name: &str) -> (qtloop::background::TaskRunner<(), ()>, Arc<AtomicBool>) {
+    let finalized = Arc::new(AtomicBool::new(false));
+    let task = Ticker {
+        finalized: finalized.clone(),
+    };
+    let runner = LoopRunner::new(task, Duration::from_millis(5), MissedLoopPolicy::Skip)
+        .unwrap()
+        .spawn_on_loop(name)
+        .unwrap();
+    (runner, finalized)
+}
+
 /// `join` on a helper thread, so that a hang fails this case only.
 fn join_within(
     runner: qtloop::background::TaskRunner<(), ()>,
@@ -104,14 +112,7 @@ fn join_within(
 
 fn an_on_loop_loop_task_finishes_when_its_loop_closes() {
     let lp = EventLoop::new().unwrap();
-    let finalized = Arc::new(AtomicBool::new(false));
-    let task = Ticker {
-        finalized: finalized.clone(),
-    };
-    let runner = LoopRunner::new(task, Duration::from_millis(5), MissedLoopPolicy::Skip)
-        .unwrap()
-        .spawn_on_loop("ticker")
-        .unwrap();
+    let (runner, finalized) = ticker_on_loop("ticker");
     runner.start().unwrap();
     lp.run_until_complete(qtloop::sleep(0.03)).unwrap().unwrap();
     lp.close().unwrap(); // the task's future is dropped here
@@ -128,14 +129,7 @@ fn an_on_loop_loop_task_finishes_when_its_loop_closes() {
 
 fn an_on_loop_loop_task_started_after_close_finishes() {
     let lp = EventLoop::new().unwrap();
-    let finalized = Arc::new(AtomicBool::new(false));
-    let task = Ticker {
-        finalized: finalized.clone(),
-    };
-    let runner = LoopRunner::new(task, Duration::from_millis(5), MissedLoopPolicy::Skip)
-        .unwrap()
-        .spawn_on_loop("late")
-        .unwrap();
+    let (runner, finalized) = ticker_on_loop("late");
     lp.close().unwrap();
     let started = Mutex::new(runner.start());
     let r = join_within(runner, Duration::from_secs(5));
