@@ -146,21 +146,35 @@ mod loom_tests {
         n
     }
 
+    type Posters = Vec<loom::thread::JoinHandle<()>>;
+
+    /// An inbox, its wake-up count, a run count, and two threads posting
+    /// one item each.
+    fn two_posters() -> (
+        Arc<Inbox>,
+        Arc<loom::sync::atomic::AtomicUsize>,
+        std::sync::Arc<AtomicUsize>,
+        Posters,
+    ) {
+        let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
+        let ran = std::sync::Arc::new(AtomicUsize::new(0));
+        let posters = (0..2)
+            .map(|_| {
+                let (inbox, ran) = (inbox.clone(), ran.clone());
+                loom::thread::spawn(move || post(&inbox, &ran))
+            })
+            .collect();
+        (inbox, wakes, ran, posters)
+    }
+
     /// Two posters and the loop thread draining concurrently: each item is
     /// run exactly once, and whatever is left after the loop's last drain
     /// has a wake-up pending (the loop will come back for it).
     #[test]
     fn no_lost_wakeup_no_double_dispatch() {
         loom::model(|| {
-            let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
-            let ran = std::sync::Arc::new(AtomicUsize::new(0));
-            let posters: Vec<_> = (0..2)
-                .map(|_| {
-                    let (inbox, ran) = (inbox.clone(), ran.clone());
-                    loom::thread::spawn(move || post(&inbox, &ran))
-                })
-                .collect();
+            let (inbox, wakes, ran, posters) = two_posters();
             let drained_early = run_all(&inbox);
             for p in posters {
                 p.join().unwrap();
@@ -190,15 +204,7 @@ mod loom_tests {
     #[test]
     fn a_partial_drain_leaves_the_rest_flagged() {
         loom::model(|| {
-            let wakes = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
-            let inbox = Arc::new(Inbox::new(Box::new(CountWakes(wakes.clone()))));
-            let ran = std::sync::Arc::new(AtomicUsize::new(0));
-            let posters: Vec<_> = (0..2)
-                .map(|_| {
-                    let (inbox, ran) = (inbox.clone(), ran.clone());
-                    loom::thread::spawn(move || post(&inbox, &ran))
-                })
-                .collect();
+            let (inbox, _wakes, ran, posters) = two_posters();
             let run_one = |p: Posted| {
                 if let Posted::Callback(e) = p {
                     e.run();
