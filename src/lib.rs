@@ -36,12 +36,22 @@
 //! an [`EventLoop`] exists on a thread, its callbacks and tasks run whenever
 //! that thread's Qt loop runs, nested loops (modal dialogs) included.
 //!
-//! Layers (each only uses the ones beneath it): [`core`] (Qt-free queues,
-//! the readiness registry and the iteration rule), the Qt driver (the only
-//! `unsafe` and C++), the runtime ([`EventLoop`], [`Task`], [`run`],
-//! `add_reader`), and the libraries on it: [`time`], [`net`] (TCP, UDP,
-//! Unix sockets, [`net::Async`] for any fd), [`process`] (child processes),
-//! [`executor`], [`qi`], [`background`], [`qt`], [`qml`].
+//! Floors (each only uses the ones beneath it):
+//! - [`core`]: Qt-free queues, timers, the readiness registry and the
+//!   iteration rule; tested, benchmarked and model-checked without Qt.
+//! - the Qt driver: the only code that talks to Qt. The C++ bridge (cxx and
+//!   cxx-qt, the crate's only `unsafe`: `#![deny(unsafe_code)]` everywhere
+//!   else) is private to it; it creates the application, in one place.
+//! - the runtime: [`EventLoop`], [`Task`] (see its docs for who polls and
+//!   drops a future), [`run`], `add_reader`, and the timer primitive
+//!   [`EventLoop::call_at_send`].
+//! - the libraries, on the runtime's public API: [`time`], [`net`] (TCP,
+//!   UDP, Unix sockets, [`net::Async`] for any fd), [`process`] (child
+//!   processes), [`executor`], [`qi`], [`background`], [`qt`], [`qml`].
+//!
+//! Feature `testing` adds what tests and screenshots need
+//! (`qt::TimerProbe`, `QmlApp::grab`, ...); `dbus` (default) the D-Bus
+//! services; `qmetaobject` the qmetaobject integration.
 #![warn(missing_docs)]
 // `unsafe` lives in the bridge to C++ and nowhere else.
 #![deny(unsafe_code)]

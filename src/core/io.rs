@@ -8,10 +8,10 @@
 //! notifier per fd and direction. It is on while someone listens and no
 //! callback run is queued yet, so a ready fd whose callback has not run
 //! does not wake the loop again and again; after waking waiters it stays on
-//! until it fires with nobody waiting (see [`IoRegistry::ready`]).
+//! until it fires with nobody waiting (see `IoRegistry::ready`).
 //!
 //! Readiness never jumps the queue: a ready callback is queued on the ready
-//! FIFO ([`IoEvent`]) and runs in iteration order like `call_soon`; waiters
+//! FIFO (`IoEvent`) and runs in iteration order like `call_soon`; waiters
 //! are woken, which queues their tasks on the same FIFO (the core then
 //! dispatches at once, from the notifier's signal).
 

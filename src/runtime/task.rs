@@ -250,14 +250,9 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
     TaskError::Panicked(msg)
 }
 
-/// Where a task's runnable goes when it is woken, and who may drop it.
-///
-/// This is the one answer to "who may poll or drop this future": a task's
-/// future is polled only on its loop's thread (the owner, by thread token);
-/// once the loop is closed, a woken task is dropped (cancelled) where it is
-/// woken if that is the owner thread, or any thread for a `Send` future.
-/// A `!Send` future woken on another thread after the close cannot be
-/// dropped safely: it is leaked, and said so in the log.
+/// Where a task's runnable goes when it is woken, and who may drop it: the
+/// rules of [`Task`]'s "Who polls and drops the future" (this type is where
+/// they are carried out).
 #[derive(Clone)]
 pub(crate) struct Scheduler {
     pub(crate) loop_id: u64,
@@ -300,6 +295,24 @@ impl Scheduler {
 /// `Err(TaskError::Panicked(msg))`. Dropping it detaches the task, which
 /// keeps running; a panic that nobody awaits then goes to the loop's
 /// exception handler ("Task exception was never retrieved").
+///
+/// # Who polls and drops the future
+///
+/// - It is polled only on its loop's thread, whichever thread woke it (a
+///   wake-up from another thread is posted to the loop).
+/// - It is dropped when it finishes or is cancelled (at its next poll), on
+///   the loop's thread.
+/// - When the loop closes (`close()`, or its last handle dropped), every
+///   task is cancelled and its future dropped there and then, on the loop's
+///   thread, one at a time; a `Drop` that panics goes to the exception
+///   handler and the others are still dropped.
+/// - A task created on a closed loop is cancelled at once: its future is
+///   dropped where it was created (a `Send` one from `LoopHandle::spawn`
+///   may be on any thread).
+/// - A task of a closed loop woken later on its own thread is dropped
+///   there; a `Send` one woken on another thread is dropped there. A `!Send`
+///   one woken on another thread cannot be dropped safely: it is leaked,
+///   and the log says so.
 pub struct Task<T> {
     raw: Option<async_task::FallibleTask<Result<T, TaskError>>>,
     state: Arc<TaskState>,

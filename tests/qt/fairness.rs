@@ -124,12 +124,13 @@ fn qt_timer_gap_during(
 }
 
 /// The bound on the `QTimer`'s gap: the 8 ms in optimised builds,
-/// more in debug builds (a heap pop costs ~10× more) and under valgrind.
+/// more in debug builds (a heap pop costs ~10× more; 40 ms leaves room for
+/// a loaded machine, the failures were 48–282 ms) and none under valgrind.
 fn gap_bound() -> Duration {
     if !crate::reactor::timing_bounds_apply() {
         Duration::from_secs(3600)
     } else if cfg!(debug_assertions) {
-        Duration::from_millis(25)
+        Duration::from_millis(40)
     } else {
         Duration::from_millis(8)
     }

@@ -353,8 +353,11 @@ fn periodic_period_change_inside_callback() {
     lp.close().unwrap();
 }
 
-/// A compensated 10 ms task over 2 s is never more than one period behind
-/// its ideal schedule (libqi's compensation drifts; this one does not).
+/// A compensated 10 ms task whose calls take 3 ms keeps a 10 ms cadence
+/// over 200 calls: the period counts from the planned start, so the 3 ms
+/// do not add up (without compensation the calls come every 13 ms). A stall
+/// of the machine longer than a period re-bases the schedule once, as in
+/// libqi (no burst of catch-up calls), so the bound is on the mean gap.
 fn periodic_compensated_does_not_drift() {
     let lp = EventLoop::new().unwrap();
     let task = PeriodicTask::new();
@@ -367,7 +370,6 @@ fn periodic_compensated_does_not_drift() {
     .unwrap();
     task.compensate_callback_time(true);
     task.set_period(Duration::from_millis(10)).unwrap();
-    let t0 = Instant::now();
     task.start(true).unwrap();
     let s = starts.clone();
     lp.run_until_complete(async move {
@@ -378,16 +380,10 @@ fn periodic_compensated_does_not_drift() {
     .unwrap();
     task.stop();
     let starts = starts.lock().unwrap();
-    // The k-th call should start at t0 + k * 10 ms; it never lags by more
-    // than one period, and never starts early.
-    let mut worst = Duration::ZERO;
-    for (k, at) in starts.iter().enumerate().take(200) {
-        let ideal = t0 + Duration::from_millis(10 * k as u64);
-        worst = worst.max(at.saturating_duration_since(ideal));
-    }
+    let mean = (starts[199] - starts[0]) / 199;
     assert!(
-        worst <= Duration::from_millis(10),
-        "the schedule lagged {worst:?} behind the ideal one"
+        mean <= Duration::from_micros(10_300),
+        "the mean gap was {mean:?}: the call time adds up"
     );
     lp.close().unwrap();
 }
