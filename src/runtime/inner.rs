@@ -246,7 +246,14 @@ impl LoopInner {
     }
 }
 
+/// asyncio's default handler: logs at ERROR, or, when no `log` logger is
+/// installed (nothing would show), prints to stderr, so that a panic in a
+/// callback is never silent.
 pub(crate) fn default_handler(ctx: &ExceptionContext) {
+    if log::max_level() < log::LevelFilter::Error {
+        eprintln!("qtloop: {ctx}");
+        return;
+    }
     if catch_unwind(AssertUnwindSafe(|| log::error!("{ctx}"))).is_err() {
         eprintln!("qtloop: exception in the default exception handler: {ctx}");
     }

@@ -5,14 +5,13 @@
 use super::exception::ExceptionContext;
 
 /// Hands `ctx` to the exception handler of this thread's loop (open or
-/// closing), or logs it
-/// at ERROR if the thread has none (panics of qi callbacks, signal
-/// subscribers and periodic tasks go through here).
+/// closing), or to the default handler if the thread has none (it logs at
+/// ERROR, or prints to stderr without a logger).
 pub(crate) fn report(ctx: ExceptionContext) {
     // Also while the loop closes: what its drops report reaches its handler.
     match super::inner::current() {
         Some(inner) => inner.call_exception_handler(ctx),
-        None => log::error!("{ctx}"),
+        None => super::inner::default_handler(&ctx),
     }
 }
 

@@ -176,6 +176,7 @@ fn main() {
         Ok("offscreen") => Some(qml_edges::offscreen_child),
         Ok("app_race") => Some(qml_edges::app_race_child),
         Ok("stuck_job") => Some(reliability::stuck_job_child),
+        Ok("panic_without_logger") => Some(scheduling::panic_without_logger_child),
         #[cfg(feature = "dbus")]
         Ok("service") => Some(service_probe::service_child),
         _ => None,

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use qtloop::{Error, EventLoop, ExceptionContext};
 
 cases!(scheduling:
+    without_a_logger_panics_are_printed_to_stderr,
     call_at_send_cancels_from_another_thread,
     now_is_exact_and_follows_the_paused_clock,
     fifo_under_100k_callbacks,
@@ -507,5 +508,29 @@ fn now_is_exact_and_follows_the_paused_clock() {
         qtloop::time::LoopTime::from_nanos(u64::MAX)
     );
     lp.resume_clock();
+    lp.close().unwrap();
+}
+
+/// Without a `log` logger, the default exception handler had nothing to
+/// write to: a panicking callback was silent. Now it prints to stderr.
+fn without_a_logger_panics_are_printed_to_stderr() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .env("QTLOOP_TEST_CHILD", "panic_without_logger")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("qtloop: Exception in callback"), "{stderr}");
+    assert!(stderr.contains("panic: nobody logs me"), "{stderr}");
+    assert!(stderr.contains("and the loop went on"), "{stderr}");
+}
+
+/// A child process with no logger: a callback panics, the loop goes on.
+pub fn panic_without_logger_child() {
+    std::panic::set_hook(Box::new(|_| {})); // only the handler's report
+    let lp = EventLoop::new().unwrap();
+    lp.call_soon(|| panic!("nobody logs me")).unwrap();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    eprintln!("and the loop went on");
     lp.close().unwrap();
 }
