@@ -17,6 +17,8 @@ cases!(qml_edges:
     a_restart_from_on_running_changed_after_cancel_keeps_the_new_run,
     racing_first_loops_make_one_application,
     headless_with_threads_running_leaves_the_environment_alone,
+    a_qml_module_file_loads_from_its_qrc_path,
+    the_readmes_embedding_snippet_is_the_tested_example,
 );
 
 /// Restarts the job once, from `onRunningChanged`, when it stops.
@@ -202,4 +204,38 @@ pub fn offscreen_child() {
     let _ = stop.send(());
     other.join().unwrap();
     eprintln!("offscreen window grabbed");
+}
+
+/// The README says where `cxx-qt-build` puts a QML module's files: the
+/// `Qtloop` module's `qml/LoopStatus.qml` is at this path.
+fn a_qml_module_file_loads_from_its_qrc_path() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    let window = r#"
+import QtQuick
+import QtQuick.Window
+Window {
+    objectName: "window"; width: 100; height: 40; visible: true
+    Loader { objectName: "loader"; source: "qrc:/qt/qml/Qtloop/qml/LoopStatus.qml" }
+}"#;
+    app.load_source(window, "qrc_path.qml").unwrap();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    // Loader.Ready is 1 (Error is 3).
+    let status = app.property("loader", "status").unwrap().value::<i32>();
+    assert_eq!(status, Some(1));
+    drop(app);
+    lp.close().unwrap();
+}
+
+/// The README's embedding snippet is `examples/embed.rs` (which a test
+/// runs), so the snippet cannot drift into one that does not work.
+fn the_readmes_embedding_snippet_is_the_tested_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/examples/embed.rs")).unwrap();
+    let code = &example[example.find("use cxx_qt_lib").unwrap()..];
+    assert!(
+        readme.contains(code),
+        "the README's snippet differs from examples/embed.rs"
+    );
 }
