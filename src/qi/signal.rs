@@ -35,6 +35,42 @@ struct Subscriber<T> {
     /// disconnected. One lock: an emission checks and enters in one step.
     calls: Mutex<Calls>,
     finished: Condvar,
+    /// For a `connect_local` subscriber: its closure's key in its loop
+    /// thread's table (removed there when this is dropped).
+    _local: Option<LocalKey>,
+}
+
+thread_local! {
+    /// The `!Send` subscribers (`connect_local`) of this loop thread, by
+    /// key; each an `Rc<dyn Fn(&T)>` of its signal's `T`.
+    static LOCAL_SUBSCRIBERS: std::cell::RefCell<std::collections::HashMap<u64, std::rc::Rc<dyn std::any::Any>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// Removes a local subscriber's closure from its thread's table, on that
+/// thread (posted there if dropped elsewhere).
+struct LocalKey {
+    key: u64,
+    home: LoopHandle,
+    thread: ThreadId,
+}
+
+impl Drop for LocalKey {
+    fn drop(&mut self) {
+        let key = self.key;
+        let remove = move || {
+            // Dropped outside the borrow: its Drop may use the table.
+            let f = LOCAL_SUBSCRIBERS.with(|m| m.borrow_mut().remove(&key));
+            drop(f);
+        };
+        if std::thread::current().id() == self.thread {
+            remove();
+        } else if self.home.call_soon_threadsafe(remove).is_err() {
+            // Its loop is closed: the closure stays in that thread's table
+            // until the thread ends (it cannot be dropped from here).
+            log::debug!("qi::Signal: a local subscriber of a closed loop outlives its disconnect");
+        }
+    }
 }
 
 #[derive(Default)]
@@ -170,18 +206,69 @@ impl<T: Clone + Send + 'static> Signal<T> {
 
     /// Connects `f`; returns its link.
     pub fn connect(&self, f: impl Fn(&T) + Send + Sync + 'static) -> SignalLink {
+        self.add(Box::new(f), None)
+    }
+
+    /// Connects a `!Send` subscriber, which may capture GUI state (`Rc`s,
+    /// cxx-qt pins): it runs on the loop thread the signal belongs to, as
+    /// every subscriber does, and must be connected there
+    /// (`Err(Error::WrongThread)` elsewhere, or for a signal without a
+    /// loop). It can be disconnected from any thread; its closure is then
+    /// dropped on the loop thread.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// let lp = qtloop::EventLoop::new().unwrap();
+    /// let sig = qtloop::qi::Signal::<i32>::new();
+    /// let total = Rc::new(Cell::new(0)); // GUI-thread state, not Send
+    /// let t = total.clone();
+    /// sig.connect_local(move |v| t.set(t.get() + v)).unwrap();
+    /// sig.emit(2);
+    /// sig.emit(3);
+    /// assert_eq!(total.get(), 5);
+    /// lp.close().unwrap();
+    /// ```
+    pub fn connect_local(&self, f: impl Fn(&T) + 'static) -> crate::Result<SignalLink> {
+        static NEXT_KEY: AtomicU64 = AtomicU64::new(1);
+        let home = match &self.inner.home {
+            Some(h) if h.is_current() => h.clone(),
+            _ => {
+                return Err(crate::Error::WrongThread(
+                    "connect_local must be called on the loop thread the signal belongs to",
+                ))
+            }
+        };
+        let key = NEXT_KEY.fetch_add(1, Ordering::Relaxed);
+        let f: std::rc::Rc<dyn Fn(&T)> = std::rc::Rc::new(f);
+        LOCAL_SUBSCRIBERS.with(|m| m.borrow_mut().insert(key, std::rc::Rc::new(f)));
+        // Deliveries happen on the home thread: the closure is found there.
+        let call = move |v: &T| {
+            let found = LOCAL_SUBSCRIBERS.with(|m| m.borrow().get(&key).cloned());
+            if let Some(f) = found
+                .as_ref()
+                .and_then(|f| f.downcast_ref::<std::rc::Rc<dyn Fn(&T)>>())
+            {
+                f(v);
+            }
+        };
+        let thread = std::thread::current().id();
+        Ok(self.add(Box::new(call), Some(LocalKey { key, home, thread })))
+    }
+
+    fn add(&self, f: Box<dyn Fn(&T) + Send + Sync>, local: Option<LocalKey>) -> SignalLink {
         let link = SignalLink(self.inner.next_link.fetch_add(1, Ordering::Relaxed));
         let first = {
             let mut subs = self.subs();
             subs.push((
                 link,
                 Arc::new(Subscriber {
-                    f: Box::new(f),
+                    f,
                     calls: Mutex::new(Calls {
                         connected: true,
                         running: Vec::new(),
                     }),
                     finished: Condvar::new(),
+                    _local: local,
                 }),
             ));
             subs.len() == 1

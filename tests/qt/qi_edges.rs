@@ -25,6 +25,7 @@ cases!(qi_edges:
     subscribers_disconnecting_each_other_on_two_threads_do_not_deadlock,
     a_continuation_added_off_any_loop_is_scheduled_on_the_setters_loop,
     thens_chained_from_inside_continuations_do_not_overflow,
+    local_subscribers_hold_gui_state_and_are_dropped_on_their_thread,
     a_compensated_task_after_an_overrun_does_not_burst,
     racing_spawns_of_one_name_construct_one_task,
     ctx_sleep_does_not_wake_its_thread,
@@ -424,4 +425,44 @@ fn thens_chained_from_inside_continuations_do_not_overflow() {
         .join()
         .unwrap();
     assert_eq!(got, CHAIN);
+}
+
+fn local_subscribers_hold_gui_state_and_are_dropped_on_their_thread() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let lp = EventLoop::new().unwrap();
+    let sig = Signal::<u32>::new();
+    let total = Rc::new(Cell::new(0)); // not Send: connect() refuses it
+    let t = total.clone();
+    let link = sig.connect_local(move |v| t.set(t.get() + v)).unwrap();
+    assert_eq!(Rc::strong_count(&total), 2);
+    sig.emit(1); // here: at once
+    let s = sig.clone();
+    std::thread::spawn(move || {
+        s.emit(10); // from another thread: on the loop thread, later
+        assert!(matches!(
+            s.connect_local(|_| {}),
+            Err(Error::WrongThread(_))
+        ));
+    })
+    .join()
+    .unwrap();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    assert_eq!(total.get(), 11);
+    // Disconnected from another thread: the closure (and its Rc) is
+    // dropped on the loop thread.
+    let s = sig.clone();
+    std::thread::spawn(move || assert!(s.disconnect(link)))
+        .join()
+        .unwrap();
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    assert_eq!(Rc::strong_count(&total), 1, "the closure was not dropped");
+    sig.emit(100);
+    assert_eq!(total.get(), 11);
+    let plain = Signal::<u32>::with_home(None);
+    assert!(matches!(
+        plain.connect_local(|_| {}),
+        Err(Error::WrongThread(_))
+    ));
+    lp.close().unwrap();
 }
