@@ -417,15 +417,15 @@ impl Core {
         let mut ready = self.ready.borrow_mut();
         // What other threads posted first: in asyncio it was appended to
         // `_ready` when it was posted, before this iteration's due timers.
+        // If the budget runs out first, what was moved still makes this
+        // iteration (the rest stays posted; plan_wakeup comes back for it):
+        // a flood that never stops cannot keep the loop from running.
         loop {
             let moved = self
                 .inbox
                 .drain_some(DUE_TIMERS_PER_CHECK, |p| ready.push(Ready::from(p)));
-            if moved < DUE_TIMERS_PER_CHECK {
+            if moved < DUE_TIMERS_PER_CHECK || budget.check() {
                 break;
-            }
-            if budget.check() {
-                return false; // the rest stays posted; plan_wakeup comes back
             }
         }
         {
@@ -549,7 +549,9 @@ impl Core {
         if deadline <= now + CLOCK_RESOLUTION {
             self.request_tick();
         } else if self.clock.is_paused() {
-            if idle {
+            // A cancelled head (many cancelled timers ahead of the live
+            // ones): drop more first, never jump to a time nothing is due.
+            if idle && self.timers.borrow().head_is_live() {
                 self.clock.jump_to(deadline);
                 if self.now() + CLOCK_RESOLUTION < deadline {
                     return; // past the end of loop time: it never fires

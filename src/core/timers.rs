@@ -137,6 +137,16 @@ impl TimerQueue {
         self.heap.peek().map(|t| t.when)
     }
 
+    /// Whether the head is a live timer (after [`next_deadline`] it is,
+    /// unless that gave up on a run of cancelled heads).
+    ///
+    /// [`next_deadline`]: Self::next_deadline
+    pub(crate) fn head_is_live(&self) -> bool {
+        self.heap
+            .peek()
+            .is_some_and(|t| !is_cancelled(t.entry.get().state()))
+    }
+
     /// Rebuilds the heap without cancelled entries when they are many.
     pub(crate) fn maybe_compact(&mut self) {
         let cancelled = self.cancelled.load(Ordering::Relaxed);

@@ -237,25 +237,65 @@ fn call_guarded<T: Clone + Send + 'static>(fut: &Future<T>, cb: Callback<T>) {
 /// that no chain length overflows the stack. Each job's panic (or its
 /// drop's) goes to the exception handler.
 fn trampoline(job: Job) {
-    use std::cell::{Cell, RefCell};
-    use std::collections::VecDeque;
-    thread_local! {
-        static RUNNING: Cell<bool> = const { Cell::new(false) };
-        static QUEUE: RefCell<VecDeque<Job>> = const { RefCell::new(VecDeque::new()) };
-    }
-    if RUNNING.with(|r| r.replace(true)) {
-        QUEUE.with(|q| q.borrow_mut().push_back(job));
-        return;
-    }
-    let mut next = Some(job);
-    while let Some(job) = next {
-        if let Err(p) = catch_unwind(AssertUnwindSafe(job)) {
-            report_panic_payload("Exception in qi::Future callback", p);
+    // During thread teardown (a promise dropped by a thread-local's
+    // destructor) the queue is gone: run the job here.
+    let queued = RUNNING.try_with(|r| r.replace(true));
+    match queued {
+        Err(_) => return run_job(job),
+        Ok(true) => {
+            if let Err(job) = push_job(job) {
+                run_job(job);
+            }
+            return;
         }
-        next = QUEUE.with(|q| q.borrow_mut().pop_front());
+        Ok(false) => {}
     }
-    RUNNING.with(|r| r.set(false));
+    run_job(job);
+    run_queued_jobs();
+    let _ = RUNNING.try_with(|r| r.set(false));
 }
+
+thread_local! {
+    /// Whether this thread is inside [`trampoline`].
+    static RUNNING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    static QUEUE: std::cell::RefCell<std::collections::VecDeque<Job>> =
+        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+}
+
+/// Queues `job` behind the running one; gives it back if the queue is
+/// gone (thread teardown).
+fn push_job(job: Job) -> std::result::Result<(), Job> {
+    let slot = std::cell::Cell::new(Some(job));
+    match QUEUE.try_with(|q| q.borrow_mut().extend(slot.take())) {
+        Ok(()) => Ok(()),
+        Err(_) => Err(slot.take().expect("not taken when the queue is gone")),
+    }
+}
+
+fn run_job(job: Job) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(job)) {
+        report_panic_payload("Exception in qi::Future callback", p);
+    }
+}
+
+/// Runs what the trampoline queued on this thread, until nothing is left.
+fn run_queued_jobs() {
+    while let Some(job) = QUEUE
+        .try_with(|q| q.borrow_mut().pop_front())
+        .ok()
+        .flatten()
+    {
+        run_job(job);
+    }
+}
+
+/// Whether this thread is inside a continuation run by the trampoline
+/// (then a blocking wait must run the queued ones itself: they are queued
+/// behind the one that waits).
+fn in_trampoline() -> bool {
+    RUNNING.try_with(|r| r.get()).unwrap_or(false)
+}
+
 /// The reading end of a [`Promise`]: shared (clones read the same outcome),
 /// awaitable (`Result<T>`), and blockable off the loop thread.
 ///
@@ -361,6 +401,16 @@ impl<T: Clone + Send + 'static> Future<T> {
         loop {
             if let Some(o) = &inner.outcome {
                 return Self::outcome_result(o);
+            }
+            // Inside a continuation on a thread without a loop, what would
+            // set this future may be queued behind us: run it first.
+            if in_trampoline() {
+                drop(inner);
+                run_queued_jobs();
+                inner = self.shared.lock();
+                if let Some(o) = &inner.outcome {
+                    return Self::outcome_result(o);
+                }
             }
             let now = Instant::now();
             if now >= deadline {

@@ -137,8 +137,8 @@ fn job_run(state: &mut AsyncJobRust) -> &mut JobRun {
 }
 
 /// A change of an `AsyncJob`'s properties, applied as one step: every
-/// property is written first, and only then are the notify signals and the
-/// final signal emitted. A QML handler may restart or cancel the job from
+/// property is written first, and only then are the final signal and the
+/// notify signals emitted. A QML handler may restart or cancel the job from
 /// any of them: nothing written afterwards overwrites what it did.
 #[derive(Default)]
 struct Change {
@@ -185,6 +185,14 @@ impl AsyncJob {
             }
         }
         // Emitted last, from this snapshot: handlers see the whole change.
+        // The outcome first: a handler of a notify signal below may start a
+        // new run, and the old run's outcome must not follow it.
+        match change.then {
+            Some(Outcome::Finished(v)) => self.as_mut().finished(&v),
+            Some(Outcome::Failed(e)) => self.as_mut().failed(&e),
+            Some(Outcome::Cancelled) => self.as_mut().cancelled(),
+            None => {}
+        }
         if result {
             self.as_mut().result_changed();
         }
@@ -198,13 +206,7 @@ impl AsyncJob {
             self.as_mut().running_changed();
         }
         if status {
-            self.as_mut().status_changed();
-        }
-        match change.then {
-            Some(Outcome::Finished(v)) => self.finished(&v),
-            Some(Outcome::Failed(e)) => self.failed(&e),
-            Some(Outcome::Cancelled) => self.cancelled(),
-            None => {}
+            self.status_changed();
         }
     }
 

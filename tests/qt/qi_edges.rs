@@ -26,6 +26,8 @@ cases!(qi_edges:
     a_continuation_added_off_any_loop_is_scheduled_on_the_setters_loop,
     thens_chained_from_inside_continuations_do_not_overflow,
     local_subscribers_hold_gui_state_and_are_dropped_on_their_thread,
+    a_wait_inside_a_continuation_off_any_loop_runs_what_it_waits_for,
+    a_promise_broken_by_a_thread_locals_destructor_does_not_abort,
     a_compensated_task_after_an_overrun_does_not_burst,
     racing_spawns_of_one_name_construct_one_task,
     ctx_sleep_does_not_wake_its_thread,
@@ -465,4 +467,46 @@ fn local_subscribers_hold_gui_state_and_are_dropped_on_their_thread() {
         Err(Error::WrongThread(_))
     ));
     lp.close().unwrap();
+}
+
+fn a_wait_inside_a_continuation_off_any_loop_runs_what_it_waits_for() {
+    // On a thread without a loop, continuations queue behind the running
+    // one: a blocking wait in it must run them, or it waits forever.
+    let got = std::thread::spawn(|| {
+        let p = Promise::<u32>::new();
+        let seen = p.future().then(|_| {
+            let p2 = Promise::<u32>::new();
+            let f2 = p2.future().then(|f| f.value(0.0).unwrap() + 1);
+            p2.set_value(1).unwrap();
+            f2.value(5.0)
+        });
+        p.set_value(0).unwrap();
+        seen.value(5.0)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(got, Ok(Ok(2)));
+}
+
+fn a_promise_broken_by_a_thread_locals_destructor_does_not_abort() {
+    thread_local! {
+        static HELD: std::cell::RefCell<Option<Promise<u32>>> = const { std::cell::RefCell::new(None) };
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let f = std::thread::spawn(move || {
+        let p = Promise::<u32>::new();
+        let f = p.future();
+        let _chained = f.then(move |f| {
+            let _ = tx.send(f.has_error());
+            0u32
+        });
+        HELD.with(|h| *h.borrow_mut() = Some(p));
+        f
+        // The thread ends: its thread-locals are destroyed, the promise
+        // is broken there, and the continuation runs in that destructor.
+    })
+    .join()
+    .expect("the thread aborted");
+    assert!(f.has_error(), "broken");
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok(true));
 }
