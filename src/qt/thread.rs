@@ -13,7 +13,9 @@ type Slot<T> = Arc<Mutex<Option<std::thread::Result<T>>>>;
 /// Rust closure: an [`EventLoop`](crate::EventLoop) created in it runs on
 /// that thread's Qt loop. Dropping the handle waits for the thread (unless
 /// it is dropped by that thread itself: then the `QThread` object is
-/// deleted once the thread has finished).
+/// deleted once the thread has finished, by the event loop of the thread
+/// that created it; if that thread runs no Qt event loop, the small
+/// `QThread` object is never deleted).
 ///
 /// ```
 /// let t = qtloop::qt::spawn_qthread("worker", || {
