@@ -8,92 +8,35 @@
 //! while user code runs, so callbacks may schedule, cancel, or spin a nested
 //! event loop that dispatches the core again.
 
+mod budget;
 pub mod clock;
 pub(crate) mod handle;
 pub(crate) mod inbox;
+mod interfaces;
 pub mod io;
 mod reactor;
 pub(crate) mod ready;
+mod settings;
 pub(crate) mod sync;
 pub(crate) mod timers;
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::Error;
+use budget::Budget;
+pub use budget::{DEFAULT_BUDGET, MAX_BUDGET};
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
 use handle::{EntryRef, LocalEntry, SharedEntry};
 pub use handle::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
-use io::{Direction, Fd, IoRegistry};
+pub use interfaces::{Driver, Flow, Hooks};
+use io::IoRegistry;
 use ready::{Ready, ReadyQueue};
 use timers::TimerQueue;
-
-/// What the core asks of its driver. All calls come from the loop thread.
-pub trait Driver {
-    /// Call [`Core::dispatch`] soon (the Qt driver posts an event).
-    fn request_tick(&self);
-    /// Work was scheduled while the core dispatches: no tick is posted for
-    /// it, since the dispatch runs it (or plans a tick when it returns).
-    /// But if user code spins a nested event loop meanwhile, that loop must
-    /// call [`Core::flush_deferred_tick`] before it waits (the Qt driver
-    /// does it on its dispatcher's `aboutToBlock` and `awake`).
-    fn defer_tick(&self);
-    /// Call [`Core::timer_fired`] in `wait` nanoseconds (never earlier),
-    /// replacing any timer armed before. Waiting must sleep: the Qt driver
-    /// arms a `timerfd` watched by its dispatcher, or a precise `QTimer`
-    /// for the wait rounded up to whole milliseconds.
-    fn arm_timer(&self, wait: Nanos);
-    /// Cancel the armed timer, if any.
-    fn disarm_timer(&self);
-    /// Enable or disable the notifier of `fd` for `dir`, creating it if
-    /// needed. When it fires, the driver calls [`Core::fd_ready`] (which
-    /// may turn it off).
-    fn watch_fd(&self, fd: Fd, dir: Direction, enable: bool);
-    /// Delete the notifier of `fd` for `dir` (its fd is about to close).
-    fn unwatch_fd(&self, fd: Fd, dir: Direction);
-}
-
-/// What the core reports to the runtime above it.
-pub trait Hooks {
-    /// A callback or task panicked; the loop goes on.
-    fn panicked(
-        &self,
-        what: &'static str,
-        at: &'static Location<'static>,
-        payload: Box<dyn Any + Send>,
-    );
-    /// In debug mode: a callback took longer than the slow-callback duration.
-    fn slow_callback(&self, what: &'static str, at: &'static Location<'static>, took: Duration);
-    /// A watched fd turned out to be closed (or never open): its listeners
-    /// were dropped.
-    fn fd_invalid(&self, fd: Fd);
-}
-
-/// What a call to [`Core::dispatch`] ended with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flow {
-    /// Nothing special: the core asked its driver for what it needs next.
-    Continue,
-    /// An iteration completed while the loop was running with a stop
-    /// requested: the driver should leave `run_forever`.
-    Stop,
-}
-
-/// The default time budget of one dispatch before control goes back to Qt.
-pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
-
-/// The largest dispatch budget (larger ones saturate here): a day.
-pub const MAX_BUDGET: Duration = Duration::from_secs(86_400);
-
-/// The most items a dispatch runs between two looks at the clock: after a
-/// stretch of quick items, this many slow ones can run before the budget
-/// notices (4 callbacks of 2 ms: 8 ms), for a clock read every 4 items.
-const BUDGET_MAX_STRIDE: u32 = 4;
 
 /// How many due timers are moved to the ready queue between two looks at
 /// the clock (moving a million of them takes a quarter of a second).
@@ -641,105 +584,6 @@ impl Core {
                     .panicked("a drop at close", CLOSE_LOCATION, payload);
             }
         }
-    }
-
-    /// Turns debug mode (slow-callback warnings) on or off.
-    pub fn set_debug(&self, on: bool) {
-        self.debug.set(on);
-    }
-
-    /// Whether debug mode is on.
-    pub fn debug(&self) -> bool {
-        self.debug.get()
-    }
-
-    /// Sets the duration above which debug mode reports a slow callback.
-    pub fn set_slow_callback_duration(&self, d: Duration) {
-        self.slow_callback.set(d);
-    }
-
-    /// The slow-callback duration.
-    pub fn slow_callback_duration(&self) -> Duration {
-        self.slow_callback.get()
-    }
-
-    /// Sets the time budget of one dispatch.
-    pub fn set_budget(&self, d: Duration) {
-        // Saturates: `Instant::now() + budget` must not overflow.
-        self.budget.set(d.min(MAX_BUDGET));
-    }
-
-    /// Completed iterations so far.
-    pub fn iterations(&self) -> u64 {
-        self.iterations.get()
-    }
-
-    /// Items waiting in the ready queue.
-    pub fn ready_len(&self) -> usize {
-        self.ready.borrow().len()
-    }
-
-    /// Timers in the heap (cancelled ones not yet removed included).
-    pub fn timers_len(&self) -> usize {
-        self.timers.borrow().len()
-    }
-
-    /// The earliest live timer deadline.
-    pub fn next_deadline(&self) -> Option<Nanos> {
-        self.timers.borrow_mut().next_deadline()
-    }
-}
-
-/// A dispatch's time budget, read from the clock as rarely as it can be
-/// while still noticing a slow item at once.
-///
-/// The stride (items between two clock reads) starts at 1 and doubles while
-/// items are quick, up to [`BUDGET_MAX_STRIDE`]; a slow stretch resets it
-/// to 1. So quick callbacks cost a clock read every few items, and a
-/// dispatch whose first callbacks take 2 ms each stops after the first,
-/// not after 32 of them.
-struct Budget {
-    end: Instant,
-    /// Below this time between two reads the stride may grow.
-    quick: Duration,
-    last: Instant,
-    stride: u32,
-    left: u32,
-    spent: bool,
-}
-
-impl Budget {
-    fn new(budget: Duration) -> Self {
-        let now = Instant::now();
-        Self {
-            end: now + budget,
-            quick: budget / 8,
-            last: now,
-            stride: 1,
-            left: 1,
-            spent: false,
-        }
-    }
-
-    /// An item ran; true if the budget is spent.
-    #[inline]
-    fn item_done(&mut self) -> bool {
-        self.left -= 1;
-        self.left == 0 && self.check()
-    }
-
-    /// Reads the clock: true if the budget is spent.
-    fn check(&mut self) -> bool {
-        let now = Instant::now();
-        self.stride = if now.saturating_duration_since(self.last) < self.quick {
-            (self.stride * 2).min(BUDGET_MAX_STRIDE)
-        } else {
-            1
-        };
-        self.left = self.stride;
-        self.last = now;
-        self.spent = now >= self.end;
-        self.spent
     }
 }
 

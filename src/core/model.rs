@@ -17,6 +17,7 @@ use std::rc::Rc;
 use proptest::prelude::*;
 
 use super::*;
+use std::any::Any;
 
 /// What a callback does when it runs.
 #[derive(Debug, Clone)]

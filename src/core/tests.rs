@@ -1,6 +1,7 @@
 //! Unit tests of the core with a plain-Rust driver (no Qt).
 
 use super::*;
+use std::any::Any;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
