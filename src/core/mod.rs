@@ -81,6 +81,8 @@ pub struct Core {
     slow_callback: Cell<Duration>,
     budget: Cell<Duration>,
     iterations: Cell<u64>,
+    /// The last drain of the inbox stopped on the budget with posts left.
+    posts_left: Cell<bool>,
 }
 
 impl Core {
@@ -107,6 +109,7 @@ impl Core {
             slow_callback: Cell::new(Duration::from_millis(100)),
             budget: Cell::new(DEFAULT_BUDGET),
             iterations: Cell::new(0),
+            posts_left: Cell::new(false),
         }
     }
 
@@ -363,14 +366,20 @@ impl Core {
         // If the budget runs out first, what was moved still makes this
         // iteration (the rest stays posted; plan_wakeup comes back for it):
         // a flood that never stops cannot keep the loop from running.
+        let mut posts_left = false;
         loop {
             let moved = self
                 .inbox
                 .drain_some(DUE_TIMERS_PER_CHECK, |p| ready.push(Ready::from(p)));
-            if moved < DUE_TIMERS_PER_CHECK || budget.check() {
+            if moved < DUE_TIMERS_PER_CHECK {
+                break;
+            }
+            if budget.check() {
+                posts_left = true;
                 break;
             }
         }
+        self.posts_left.set(posts_left);
         {
             let mut timers = self.timers.borrow_mut();
             // No timers, no clock read (a chain of call_soon pays nothing).
@@ -380,7 +389,9 @@ impl Core {
                     let moved = timers.pop_due(end, DUE_TIMERS_PER_CHECK, |e| {
                         ready.push(Ready::Callback(e))
                     });
-                    if moved < DUE_TIMERS_PER_CHECK {
+                    // Under a flood of posts, one chunk of timers joins the
+                    // posts that were moved, and the rest wait their turn.
+                    if moved < DUE_TIMERS_PER_CHECK || posts_left {
                         break;
                     }
                     if budget.check() {
@@ -464,9 +475,10 @@ impl Core {
         }
         // Posts left by a drain that the budget cut short have no wake-up
         // of their own coming (their flag is still set): come back for them.
+        // (Posts that set the flag themselves woke the loop already.)
         if self.iter_end.get().is_some()
             || !self.ready.borrow().is_empty()
-            || self.inbox.has_posts()
+            || self.posts_left.replace(false)
         {
             self.request_tick();
             return;
