@@ -115,6 +115,21 @@ pub fn register_parked_job(name: &str, dropped: &std::rc::Rc<std::cell::Cell<boo
     });
 }
 
+/// Runs this test binary again as the child scenario `name` (see `main`),
+/// without the environment variables `unset`; asserts that it succeeded
+/// and gives its standard error.
+pub fn child_stderr(name: &str, unset: &[&str]) -> String {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.env("QTLOOP_TEST_CHILD", name);
+    for var in unset {
+        cmd.env_remove(var);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "the child `{name}` failed: {stderr}");
+    stderr
+}
+
 /// Runs `fut` to its end on a fresh loop, which is closed afterwards.
 pub fn run_on_a_new_loop<T: 'static>(fut: impl std::future::Future<Output = T> + 'static) -> T {
     let lp = qtloop::EventLoop::new().unwrap();

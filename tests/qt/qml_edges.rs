@@ -106,12 +106,7 @@ fn a_restart_from_on_running_changed_after_cancel_keeps_the_new_run() {
 }
 
 fn racing_first_loops_make_one_application() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("QTLOOP_TEST_CHILD", "app_race")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the child failed: {stderr}");
+    let stderr = crate::child_stderr("app_race", &[]);
     assert!(stderr.contains("8 loops ran"), "{stderr}");
 }
 
@@ -173,15 +168,8 @@ pub fn app_race_child() {
 }
 
 fn headless_with_threads_running_leaves_the_environment_alone() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("QTLOOP_TEST_CHILD", "offscreen")
-        .env_remove("QT_QPA_PLATFORM")
-        .env_remove("DISPLAY")
-        .env_remove("WAYLAND_DISPLAY")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "the child failed: {stderr}");
+    let unset = ["QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY"];
+    let stderr = crate::child_stderr("offscreen", &unset);
     assert!(stderr.contains("offscreen window grabbed"), "{stderr}");
 }
 

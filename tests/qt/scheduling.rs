@@ -514,12 +514,7 @@ fn now_is_exact_and_follows_the_paused_clock() {
 /// Without a `log` logger, the default exception handler had nothing to
 /// write to: a panicking callback was silent. Now it prints to stderr.
 fn without_a_logger_panics_are_printed_to_stderr() {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .env("QTLOOP_TEST_CHILD", "panic_without_logger")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
+    let stderr = crate::child_stderr("panic_without_logger", &[]);
     assert!(stderr.contains("qtloop: Exception in callback"), "{stderr}");
     assert!(stderr.contains("panic: nobody logs me"), "{stderr}");
     assert!(stderr.contains("and the loop went on"), "{stderr}");
