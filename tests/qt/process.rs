@@ -38,9 +38,22 @@ fn zombies() -> usize {
         .count()
 }
 
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| !s.rsplit_once(") ").is_some_and(|(_, r)| r.starts_with('Z')))
+/// The state and start time (in clock ticks since boot) of process `pid`.
+fn stat(pid: u32) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = s.rsplit_once(") ")?;
+    let mut fields = rest.split(' ');
+    let state = fields.next()?.chars().next()?;
+    // starttime is field 22 of stat; `rest` starts at field 3.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// Whether the process `pid` that started at `start` still runs (not a
+/// zombie). The start time tells it from a later process or thread that
+/// got the same id: ids wrap at 32768 here, and the suite makes thousands.
+fn alive(pid: u32, start: u64) -> bool {
+    stat(pid).is_some_and(|(state, s)| s == start && state != 'Z')
 }
 
 fn sixty_four_mib_through_cat() {
@@ -122,15 +135,17 @@ fn kill_on_drop_kills_the_child() {
             .spawn()
             .unwrap();
         let pid = child.id();
-        assert!(alive(pid));
+        let (_, start) = stat(pid).expect("the child runs");
+        assert!(alive(pid, start));
         drop(child);
-        pid
+        (pid, start)
     });
+    let (pid, start) = pid;
     let t0 = Instant::now();
-    while alive(pid) && t0.elapsed() < Duration::from_secs(5) {
+    while alive(pid, start) && t0.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert!(!alive(pid), "the child outlived its drop");
+    assert!(!alive(pid, start), "the child outlived its drop");
     let t0 = Instant::now();
     while zombies() > 0 && t0.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(10));
