@@ -2,31 +2,21 @@
 //! and a cancel button in QML; results are shown when they are done.
 //!
 //! Each row's `AsyncJob` runs a Rust job that hands a blocking "download"
-//! (a loop of short sleeps) to the loop's executor and forwards its progress
-//! to the GUI. Cancelling from QML drops the job's future, which raises the
-//! worker's stop flag. Headless, it presses the third row's Cancel button
+//! (a loop of short sleeps) to the loop's executor with
+//! `JobContext::run_blocking`: the job's token sets the row's progress, and
+//! Cancel in QML drops the job's future, which the worker sees at its next
+//! `token.sleep`. Headless, it presses the third row's Cancel button
 //! once that download is 10 % done, waits for all rows, and saves a screenshot.
 
 #[path = "common/mod.rs"]
 mod common;
 
 use std::rc::Rc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use cxx_qt_lib::{QString, QVariant};
-use futures::StreamExt;
 use qtloop::qml::{register_job, QmlApp};
 use qtloop::EventLoop;
-
-/// Raises the worker's stop flag when the job's future is dropped.
-struct StopOnDrop(Arc<AtomicBool>);
-impl Drop for StopOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
 
 fn main() -> qtloop::Result<()> {
     let opts = common::Options::parse("downloads");
@@ -37,28 +27,19 @@ fn main() -> qtloop::Result<()> {
     register_job("download", move |ctx| async move {
         let row = ctx.argument().value::<i32>().unwrap_or(0).max(0) as u64;
         let chunks = 20 + 8 * row;
-        let stop = Arc::new(AtomicBool::new(false));
-        let _stop_on_drop = StopOnDrop(stop.clone());
-        let (tx, mut progress) = futures::channel::mpsc::unbounded::<f64>();
-        let lp = qtloop::get_running_loop()?;
-        // The blocking part runs on a pool thread.
-        let work = lp.run_in_executor(move || {
-            let mut checksum: u32 = 0;
-            for c in 0..chunks {
-                if stop.load(Ordering::Relaxed) {
-                    return None;
+        // The blocking part runs on a pool thread. Its token carries the
+        // progress to the item's bar and QML's Cancel back to the worker.
+        let checksum = ctx
+            .run_blocking(move |token| {
+                let mut checksum: u32 = 0;
+                for c in 0..chunks {
+                    token.sleep(tick)?; // Err(Cancelled) at once on Cancel
+                    checksum = checksum.rotate_left(5) ^ (c as u32).wrapping_mul(2654435761);
+                    token.set_progress((c + 1) as f64 / chunks as f64);
                 }
-                std::thread::sleep(tick);
-                checksum = checksum.rotate_left(5) ^ (c as u32).wrapping_mul(2654435761);
-                let _ = tx.unbounded_send((c + 1) as f64 / chunks as f64);
-            }
-            Some(checksum)
-        });
-        // Progress comes back to the GUI thread until the worker is done.
-        while let Some(p) = progress.next().await {
-            ctx.set_progress(p);
-        }
-        let checksum = work.await?.ok_or(qtloop::Error::Cancelled)?;
+                Ok::<_, qtloop::Error>(checksum)
+            })
+            .await??;
         let text = format!("{} kB, #{checksum:08x}", chunks * 64);
         Ok::<_, qtloop::Error>(QVariant::from(&QString::from(text.as_str())))
     });

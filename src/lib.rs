@@ -66,6 +66,7 @@ pub mod core;
 mod driver;
 pub mod error;
 pub mod executor;
+mod group;
 pub mod net;
 pub mod process;
 pub mod qi;
@@ -77,11 +78,14 @@ mod runtime;
 #[cfg(feature = "dbus")]
 pub mod service;
 pub mod time;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
 pub use crate::core::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use error::{Error, Result};
-pub use executor::{ExecutorFuture, ThreadPoolExecutor};
+pub use executor::{ExecutorFuture, JobToken, ThreadPoolExecutor};
+pub use group::TaskGroup;
 pub use runtime::event_loop::{
     current_task, get_event_loop, get_running_loop, spawn_local, EventLoop, LoopHandle,
 };
@@ -90,5 +94,6 @@ pub use runtime::readiness::AsWatchFd;
 pub use runtime::run::{run, run_forever, run_with, RunOptions};
 pub use runtime::task::{AbortHandle, Task, TaskError, TaskInfo, TaskStatus};
 pub use time::{
-    interval, sleep, sleep_until, timeout, wait_for, Elapsed, Interval, MissedTickBehavior,
+    interval, sleep, sleep_until, timeout, wait_for, yield_now, Elapsed, Interval,
+    MissedTickBehavior,
 };

@@ -62,6 +62,46 @@ pub fn sleep(delay: impl IntoDelay) -> Sleep {
     Sleep { when, armed: None }
 }
 
+/// Lets the other ready callbacks and tasks run, then resumes: the task
+/// goes to the back of the loop's FIFO (asyncio's `sleep(0)`, tokio's
+/// `yield_now`). Needs no loop and cannot fail.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// qtloop::run(async {
+///     let ran = Rc::new(Cell::new(false));
+///     let r = ran.clone();
+///     qtloop::get_running_loop().unwrap().call_soon(move || r.set(true)).unwrap();
+///     qtloop::yield_now().await;
+///     assert!(ran.get()); // the callback ran while this task yielded
+/// })
+/// .unwrap();
+/// ```
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[derive(Debug)]
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
 /// Completes at `when` (loop seconds or an `Instant`); see [`sleep`].
 pub fn sleep_until(when: impl IntoDeadline) -> Sleep {
     let when = match when.into_deadline() {

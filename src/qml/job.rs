@@ -102,6 +102,33 @@ impl JobContext {
         self.inbox.take()
     }
 
+    /// Runs blocking `f` on the loop's thread pool, wired to the item:
+    /// `token.set_progress(p)` sets its `progress` (the latest value wins),
+    /// and QML's `cancel()` (or the item's destruction) drops this future,
+    /// which makes `token.is_cancelled()` true and `token.sleep` return
+    /// `Err(Cancelled)`, so the job stops instead of burning a core.
+    ///
+    /// ```rust,ignore
+    /// register_job("hash", |ctx| async move {
+    ///     let path: String = ctx.argument().value::<QString>().unwrap_or_default().into();
+    ///     let digest = ctx.run_blocking(move |token| hash_file(&path, &token)).await??;
+    ///     Ok::<_, qtloop::Error>(QVariant::from(&QString::from(digest.as_str())))
+    /// });
+    /// ```
+    pub async fn run_blocking<T, F>(&self, f: F) -> crate::Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(crate::JobToken) -> T + Send + 'static,
+    {
+        use futures::StreamExt;
+        let job = crate::get_event_loop()?.run_in_executor_with(f);
+        let mut progress = job.progress();
+        while let Some(p) = progress.next().await {
+            self.set_progress(p);
+        }
+        job.await
+    }
+
     /// Whether the item still exists.
     pub fn is_alive(&self) -> bool {
         !self.thread.is_destroyed()

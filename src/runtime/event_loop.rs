@@ -16,7 +16,7 @@ pub(crate) use super::inner::Remote;
 use super::inner::{default_handler, DriverRef, HandlerFn, LoopHooks};
 pub(crate) use super::inner::{ExecutorSlot, LoopInner};
 pub use super::loop_handle::LoopHandle;
-use super::task::{self, Task, TaskInfo};
+use super::task::{self, AbortHandle, Task, TaskInfo};
 use crate::core::clock::{self, nanos_to_secs, IntoDeadline, IntoDelay, LoopTime};
 use crate::core::{Core, Handle, SendTimerHandle, TimerHandle};
 use crate::driver::{self, QtDriver, SinkTarget};
@@ -408,10 +408,13 @@ where
         .create_task(fut)
 }
 
-/// The task being polled on this thread, if any.
-pub fn current_task() -> Option<TaskInfo> {
+/// The task being polled on this thread, if any (asyncio's
+/// `current_task()`): a handle that names it (`set_name`), reads it
+/// (`info()`, `status()`) or cancels it (`cancel()`: it ends with
+/// `TaskError::Cancelled` at its next await).
+pub fn current_task() -> Option<AbortHandle> {
     let id = context::current_task_id()?;
     let inner = inner::current()?;
     let tasks = inner.tasks.borrow();
-    tasks.get(&id).map(|t| t.info())
+    tasks.get(&id).map(|t| AbortHandle::from_state(t.clone()))
 }

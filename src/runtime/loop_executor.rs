@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::event_loop::{EventLoop, ExecutorSlot};
 use crate::error::{Error, Result};
-use crate::executor::{ExecutorFuture, ThreadPoolExecutor};
+use crate::executor::{ExecutorFuture, JobToken, ThreadPoolExecutor};
 
 impl EventLoop {
     /// Runs `f` on the default executor (a [`ThreadPoolExecutor`] created
@@ -26,23 +26,39 @@ impl EventLoop {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
+        self.default_executor().submit(f)
+    }
+
+    /// [`run_in_executor`](Self::run_in_executor) for a job that takes a
+    /// [`JobToken`]: `token.is_cancelled()` turns true when the future is
+    /// dropped or cancelled, so the job can stop instead of burning a
+    /// core, and `token.set_progress(p)` reaches the loop thread through
+    /// the future's [`progress`](ExecutorFuture::progress) stream.
+    pub fn run_in_executor_with<T, F>(&self, f: F) -> ExecutorFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(JobToken) -> T + Send + 'static,
+    {
+        self.default_executor().submit_with(f)
+    }
+
+    /// The default executor, created on first use; after
+    /// `shutdown_default_executor`, one that refuses work.
+    fn default_executor(&self) -> ThreadPoolExecutor {
         let mut slot = self.inner.executor.borrow_mut();
-        let ex = match &*slot {
+        match &*slot {
             ExecutorSlot::Set(ex) => ex.clone(),
             ExecutorSlot::ShutDown => {
-                drop(slot);
                 let dead = ThreadPoolExecutor::new(1).expect("1 is a valid size");
                 dead.shutdown(false, false);
-                return dead.submit(f);
+                dead
             }
             ExecutorSlot::Unset => {
                 let ex = ThreadPoolExecutor::default();
                 *slot = ExecutorSlot::Set(ex.clone());
                 ex
             }
-        };
-        drop(slot);
-        ex.submit(f)
+        }
     }
 
     /// Makes `executor` the default for [`run_in_executor`](Self::run_in_executor).

@@ -75,6 +75,8 @@ pub(crate) struct TaskState {
     cancel: AtomicBool,
     waker: AtomicWaker,
     detached: AtomicBool,
+    /// Dropping the `Task` handle cancels the task (`Task::cancel_on_drop`).
+    cancel_on_drop: AtomicBool,
     /// A panic nobody has seen yet (reported if the handle is dropped).
     unretrieved: Mutex<Option<String>>,
 }
@@ -89,6 +91,7 @@ impl TaskState {
             cancel: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             detached: AtomicBool::new(false),
+            cancel_on_drop: AtomicBool::new(false),
             unretrieved: Mutex::new(None),
         })
     }
@@ -358,8 +361,31 @@ impl<T> Task<T> {
         self.state.id
     }
 
-    /// Lets the task run on without a handle (what dropping does).
-    pub fn detach(self) {}
+    /// Lets the task run on without a handle (what dropping does, unless
+    /// [`Task::cancel_on_drop`] was asked for: then it runs on all the same).
+    pub fn detach(self) {
+        self.state.cancel_on_drop.store(false, Ordering::Release);
+    }
+
+    /// Makes dropping this handle cancel the task (tokio-util's
+    /// `AbortOnDropHandle`, asyncio's `TaskGroup` members): for work whose
+    /// result nobody else wants, such as a request behind a button.
+    /// [`Task::detach`] still lets it run on.
+    ///
+    /// ```
+    /// qtloop::run(async {
+    ///     let t = qtloop::spawn_local(qtloop::sleep(10.0)).cancel_on_drop();
+    ///     let abort = t.abort_handle();
+    ///     drop(t);
+    ///     qtloop::yield_now().await;
+    ///     assert!(abort.is_done());
+    /// })
+    /// .unwrap();
+    /// ```
+    pub fn cancel_on_drop(self) -> Self {
+        self.state.cancel_on_drop.store(true, Ordering::Release);
+        self
+    }
 
     /// A handle that can only cancel the task and see whether it is done
     /// (cloneable, `Send`, whatever the task's output type).
@@ -391,6 +417,10 @@ pub struct AbortHandle {
 }
 
 impl AbortHandle {
+    pub(crate) fn from_state(state: Arc<TaskState>) -> Self {
+        Self { state }
+    }
+
     /// Requests cancellation, as [`Task::cancel`]. No effect once it is done.
     pub fn cancel(&self) {
         if !self.is_done() {
@@ -411,6 +441,21 @@ impl AbortHandle {
     /// The task's unique id.
     pub fn id(&self) -> u64 {
         self.state.id
+    }
+
+    /// Names the task (shown by `all_tasks` and in error reports).
+    pub fn set_name(&self, name: impl Into<String>) {
+        *lock(&self.state.name) = Some(name.into());
+    }
+
+    /// The task's name, if set.
+    pub fn name(&self) -> Option<String> {
+        lock(&self.state.name).clone()
+    }
+
+    /// A snapshot: id, name and state.
+    pub fn info(&self) -> TaskInfo {
+        self.state.info()
     }
 }
 
@@ -460,6 +505,9 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         if let Some(raw) = self.raw.take() {
+            if self.state.cancel_on_drop.load(Ordering::Acquire) && !raw.is_finished() {
+                self.state.request_cancel();
+            }
             self.state.detached.store(true, Ordering::Release);
             raw.detach();
             if let Some(msg) = lock(&self.state.unretrieved).take() {

@@ -15,6 +15,7 @@ macro_rules! cases {
 }
 
 mod background;
+mod ecosystem;
 mod edges;
 mod embedding;
 mod executor;
@@ -23,6 +24,7 @@ mod io_examples;
 mod loop_tasks;
 mod net;
 mod periodic;
+mod pool_jobs;
 mod process;
 mod qi;
 mod qi_edges;
@@ -39,8 +41,11 @@ mod scheduling;
 mod service_probe;
 #[cfg(feature = "dbus")]
 mod services;
+mod structured;
 mod tasks;
 mod teardown;
+#[cfg(feature = "tokio")]
+mod tokio_bridge;
 
 use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
@@ -240,10 +245,15 @@ fn main() {
     cases.extend(qi_edges::CASES);
     cases.extend(teardown::CASES);
     cases.extend(qml_edges::CASES);
+    cases.extend(structured::CASES);
+    cases.extend(pool_jobs::CASES);
+    cases.extend(ecosystem::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]
     cases.extend(services::CASES);
+    #[cfg(feature = "tokio")]
+    cases.extend(tokio_bridge::CASES);
     let trials = cases.into_iter().map(|(n, c)| trial(n, c)).collect();
     let conclusion = libtest_mimic::run(&args, trials);
     #[cfg(feature = "dbus")]

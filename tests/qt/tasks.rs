@@ -134,7 +134,7 @@ fn names_all_tasks_current_task() {
     let lp = EventLoop::new().unwrap();
     assert!(qtloop::current_task().is_none());
     let a = lp.create_task(async {
-        let me = qtloop::current_task().unwrap();
+        let me = qtloop::current_task().unwrap().info();
         qtloop::sleep(0.05).await.unwrap();
         me
     });
@@ -145,7 +145,7 @@ fn names_all_tasks_current_task() {
         .run_until_complete(async move {
             qtloop::sleep(0.01).await.unwrap();
             let all = qtloop::get_running_loop().unwrap().all_tasks();
-            let me = qtloop::current_task().unwrap();
+            let me = qtloop::current_task().unwrap().info();
             (all, me, a.await.unwrap())
         })
         .unwrap();

@@ -23,6 +23,10 @@ use futures::task::AtomicWaker;
 
 use crate::error::{into_panic_message, Error, Result};
 
+mod token;
+use token::TokenState;
+pub use token::{JobToken, Progress};
+
 const PENDING: u8 = 0;
 const RUNNING: u8 = 1;
 const DONE: u8 = 2;
@@ -33,17 +37,35 @@ struct JobState<T> {
     state: AtomicU8,
     result: Mutex<Option<Result<T>>>,
     waker: AtomicWaker,
+    /// The job's token, for jobs that take one.
+    token: Option<Arc<TokenState>>,
 }
 
 impl<T> JobState<T> {
+    fn new(state: u8, result: Option<Result<T>>, token: Option<Arc<TokenState>>) -> Self {
+        Self {
+            state: AtomicU8::new(state),
+            result: Mutex::new(result),
+            waker: AtomicWaker::new(),
+            token,
+        }
+    }
+
     fn finish(&self, r: Result<T>, state: u8) {
         *lock(&self.result) = Some(r);
         self.state.store(state, Ordering::Release);
         self.waker.wake();
+        if let Some(t) = &self.token {
+            t.finish();
+        }
     }
 
-    /// Cancels the job if it has not started; returns whether it did.
+    /// Cancels the job if it has not started; returns whether it did. A
+    /// running job's token says it is cancelled.
     fn cancel(&self) -> bool {
+        if let Some(t) = &self.token {
+            t.cancel();
+        }
         let cancelled = self
             .state
             .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
@@ -51,6 +73,9 @@ impl<T> JobState<T> {
         if cancelled {
             *lock(&self.result) = Some(Err(Error::Cancelled));
             self.waker.wake();
+            if let Some(t) = &self.token {
+                t.finish();
+            }
         }
         cancelled
     }
@@ -101,19 +126,28 @@ pub struct ExecutorFuture<T> {
 
 impl<T> ExecutorFuture<T> {
     fn failed(e: Error) -> Self {
-        let state = Arc::new(JobState {
-            state: AtomicU8::new(DONE),
-            result: Mutex::new(Some(Err(e))),
-            waker: AtomicWaker::new(),
-        });
-        Self { state }
+        Self {
+            state: Arc::new(JobState::new(DONE, Some(Err(e)), None)),
+        }
     }
 
     /// Cancels the job if it has not started yet (then the future gives
     /// `Err(Error::Cancelled)`); returns whether it did. A running job runs
-    /// to its end, as with `concurrent.futures`.
+    /// to its end, as with `concurrent.futures`; one started with a
+    /// [`JobToken`] sees `token.is_cancelled()` and may stop early.
     pub fn cancel(&self) -> bool {
         self.state.cancel()
+    }
+
+    /// The job's progress, from [`JobToken::set_progress`], as a `Stream`
+    /// read where it is polled (the loop thread): the latest value since
+    /// the last read, then the end when the job has finished. A job without
+    /// a token ends the stream at once.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            state: self.state.token.clone(),
+            seen: 0,
+        }
     }
 
     /// Whether the job has started (or finished).
@@ -247,11 +281,30 @@ impl ThreadPoolExecutor {
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let state = Arc::new(JobState {
-            state: AtomicU8::new(PENDING),
-            result: Mutex::new(None),
-            waker: AtomicWaker::new(),
-        });
+        self.submit_job(f, None)
+    }
+
+    /// Runs `f` on a worker thread with a [`JobToken`]: it tells `f` that
+    /// the future was dropped or cancelled, and takes `f`'s progress
+    /// ([`ExecutorFuture::progress`]).
+    pub fn submit_with<T, F>(&self, f: F) -> ExecutorFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(JobToken) -> T + Send + 'static,
+    {
+        let state = Arc::new(TokenState::default());
+        let token = JobToken {
+            state: state.clone(),
+        };
+        self.submit_job(move || f(token), Some(state))
+    }
+
+    fn submit_job<T, F>(&self, f: F, token: Option<Arc<TokenState>>) -> ExecutorFuture<T>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let state = Arc::new(JobState::new(PENDING, None, token));
         let job = Box::new(TypedJob {
             f,
             state: state.clone(),

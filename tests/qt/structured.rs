@@ -1,0 +1,304 @@
+//! Structured concurrency: TaskGroup (fail-fast, completion order, abort
+//! on drop), yield_now, cancel_on_drop, and current_task as a handle.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use qtloop::{EventLoop, LoopHandle, TaskError, TaskGroup, TaskStatus};
+
+cases!(structured:
+    join_next_gives_completion_order_then_none,
+    wait_gives_spawn_order,
+    a_panic_cancels_the_siblings,
+    try_wait_returns_the_first_error,
+    dropping_the_group_cancels_what_is_left,
+    abort_all_then_join_next_sees_cancellations,
+    tasks_from_elsewhere_join_the_group,
+    yield_now_lets_others_run_in_fifo_order,
+    cancel_on_drop_and_detach,
+    current_task_is_a_handle_that_names_and_cancels,
+);
+
+/// Records its drop (the task's future was dropped).
+struct Dropped(&'static str, Rc<RefCell<Vec<&'static str>>>);
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        self.1.borrow_mut().push(self.0);
+    }
+}
+
+fn join_next_gives_completion_order_then_none() {
+    let lp = EventLoop::new().unwrap();
+    let order = lp
+        .run_until_complete(async {
+            let mut g = TaskGroup::new();
+            for ms in [30u64, 10, 20] {
+                g.spawn(async move {
+                    qtloop::sleep(ms as f64 / 1000.0).await.unwrap();
+                    ms
+                });
+            }
+            assert_eq!(g.len(), 3);
+            let mut order = Vec::new();
+            while let Some(r) = g.join_next().await {
+                order.push(r.unwrap());
+            }
+            assert!(g.is_empty());
+            assert!(g.join_next().await.is_none());
+            order
+        })
+        .unwrap();
+    assert_eq!(order, [10, 20, 30]);
+    lp.close().unwrap();
+}
+
+fn wait_gives_spawn_order() {
+    let lp = EventLoop::new().unwrap();
+    let out = lp
+        .run_until_complete(async {
+            let mut g = TaskGroup::new();
+            for i in 0..200u32 {
+                g.spawn(async move {
+                    qtloop::sleep(((200 - i) % 7) as f64 / 1000.0)
+                        .await
+                        .unwrap();
+                    i
+                });
+            }
+            // One taken from the middle first.
+            let first = g.join_next().await.unwrap().unwrap();
+            let rest = g.wait().await.unwrap();
+            (first, rest)
+        })
+        .unwrap();
+    let (first, rest) = out;
+    let mut expected: Vec<u32> = (0..200).filter(|&i| i != first).collect();
+    expected.sort();
+    assert_eq!(rest, expected);
+    lp.close().unwrap();
+}
+
+fn a_panic_cancels_the_siblings() {
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let r = lp
+        .run_until_complete(async move {
+            let mut g = TaskGroup::new();
+            for name in ["a", "b"] {
+                let l = l.clone();
+                g.spawn(async move {
+                    let _d = Dropped(name, l);
+                    qtloop::sleep(30.0).await.unwrap();
+                });
+            }
+            g.spawn(async {
+                qtloop::sleep(0.01).await.unwrap();
+                panic!("sensor unplugged");
+            });
+            let t0 = std::time::Instant::now();
+            let r = g.wait().await;
+            (r, t0.elapsed())
+        })
+        .unwrap();
+    let (r, took) = r;
+    match r {
+        Err(TaskError::Panicked(m)) => assert!(m.contains("sensor unplugged"), "{m}"),
+        other => panic!("expected the panic, got {other:?}"),
+    }
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    // wait() joined the cancelled siblings: their futures are gone.
+    let mut dropped = log.borrow().clone();
+    dropped.sort();
+    assert_eq!(dropped, ["a", "b"]);
+    lp.close().unwrap();
+}
+
+fn try_wait_returns_the_first_error() {
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let (err, ok) = lp
+        .run_until_complete(async move {
+            let mut g: TaskGroup<qtloop::Result<u32>> = TaskGroup::new();
+            g.spawn(async move {
+                let _d = Dropped("slow", l);
+                qtloop::sleep(30.0).await?;
+                Ok(1)
+            });
+            g.spawn(async {
+                qtloop::sleep(0.005).await?;
+                Err(qtloop::Error::Timeout)
+            });
+            let err = g.try_wait().await;
+            let mut g: TaskGroup<qtloop::Result<u32>> = TaskGroup::new();
+            g.spawn(async { Ok(1) });
+            g.spawn(async { Ok(2) });
+            (err, g.try_wait().await)
+        })
+        .unwrap();
+    assert_eq!(err, Err(qtloop::Error::Timeout));
+    assert_eq!(*log.borrow(), ["slow"]);
+    assert_eq!(ok, Ok(vec![1, 2]));
+    lp.close().unwrap();
+}
+
+fn dropping_the_group_cancels_what_is_left() {
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let statuses = lp
+        .run_until_complete(async move {
+            let mut g = TaskGroup::new();
+            let mut handles = Vec::new();
+            for name in ["x", "y", "z"] {
+                let l = l.clone();
+                handles.push(g.spawn(async move {
+                    let _d = Dropped(name, l);
+                    qtloop::sleep(30.0).await.unwrap();
+                }));
+            }
+            qtloop::sleep(0.01).await.unwrap();
+            drop(g);
+            qtloop::yield_now().await;
+            qtloop::yield_now().await;
+            handles.iter().map(|h| h.status()).collect::<Vec<_>>()
+        })
+        .unwrap();
+    assert_eq!(statuses, [TaskStatus::Cancelled; 3]);
+    assert_eq!(log.borrow().len(), 3);
+    lp.close().unwrap();
+}
+
+fn abort_all_then_join_next_sees_cancellations() {
+    let lp = EventLoop::new().unwrap();
+    let out = lp
+        .run_until_complete(async {
+            let mut g = TaskGroup::new();
+            for _ in 0..5 {
+                g.spawn(async {
+                    qtloop::sleep(30.0).await.unwrap();
+                    1
+                });
+            }
+            g.spawn(async { 2 });
+            qtloop::yield_now().await;
+            qtloop::yield_now().await;
+            g.abort_all();
+            let mut out = Vec::new();
+            while let Some(r) = g.join_next().await {
+                out.push(r);
+            }
+            out
+        })
+        .unwrap();
+    assert_eq!(out.len(), 6);
+    assert_eq!(out.iter().filter(|r| **r == Ok(2)).count(), 1);
+    assert_eq!(
+        out.iter()
+            .filter(|r| **r == Err(TaskError::Cancelled))
+            .count(),
+        5
+    );
+    lp.close().unwrap();
+}
+
+fn tasks_from_elsewhere_join_the_group() {
+    let lp = EventLoop::new().unwrap();
+    let handle: LoopHandle = lp.handle();
+    let out = lp
+        .run_until_complete(async move {
+            let mut g = TaskGroup::new();
+            let h = handle.clone();
+            let from_thread = std::thread::spawn(move || h.spawn(async { 7u32 }))
+                .join()
+                .unwrap();
+            g.add(from_thread);
+            g.add(handle.spawn(async { 8u32 }));
+            g.wait().await
+        })
+        .unwrap();
+    assert_eq!(out, Ok(vec![7, 8]));
+    lp.close().unwrap();
+}
+
+fn yield_now_lets_others_run_in_fifo_order() {
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let mut tasks = Vec::new();
+    for name in ["A", "B"] {
+        let log = log.clone();
+        tasks.push(lp.create_task(async move {
+            for i in 0..3 {
+                log.borrow_mut().push(format!("{name}{i}"));
+                qtloop::yield_now().await;
+            }
+        }));
+    }
+    let l = log.clone();
+    lp.call_soon(move || l.borrow_mut().push("cb".into()))
+        .unwrap();
+    lp.run_until_complete(async move {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .unwrap();
+    assert_eq!(*log.borrow(), ["A0", "B0", "cb", "A1", "B1", "A2", "B2"]);
+    // Without a loop it still completes (it only wakes itself).
+    futures::executor::block_on(qtloop::yield_now());
+    lp.close().unwrap();
+}
+
+fn cancel_on_drop_and_detach() {
+    let lp = EventLoop::new().unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let l = log.clone();
+    let (dropped_one, detached_one) = lp
+        .run_until_complete(async move {
+            let l2 = l.clone();
+            let a = qtloop::spawn_local(async move {
+                let _d = Dropped("cancelled", l2);
+                qtloop::sleep(30.0).await.unwrap();
+            })
+            .cancel_on_drop();
+            let ha = a.abort_handle();
+            let b = qtloop::spawn_local(async move {
+                qtloop::sleep(0.02).await.unwrap();
+                l.borrow_mut().push("detached ran");
+            })
+            .cancel_on_drop();
+            let hb = b.abort_handle();
+            qtloop::yield_now().await; // both have started
+            drop(a);
+            b.detach();
+            qtloop::sleep(0.04).await.unwrap();
+            (ha.status(), hb.status())
+        })
+        .unwrap();
+    assert_eq!(dropped_one, TaskStatus::Cancelled);
+    assert_eq!(detached_one, TaskStatus::Done);
+    assert_eq!(*log.borrow(), ["cancelled", "detached ran"]);
+    lp.close().unwrap();
+}
+
+fn current_task_is_a_handle_that_names_and_cancels() {
+    let lp = EventLoop::new().unwrap();
+    let reached = Rc::new(RefCell::new(false));
+    let r = reached.clone();
+    let task = lp.create_task(async move {
+        let me = qtloop::current_task().unwrap();
+        me.set_name("self-cancelling");
+        assert_eq!(me.info().name.as_deref(), Some("self-cancelling"));
+        assert_eq!(me.status(), TaskStatus::Running);
+        me.cancel();
+        qtloop::sleep(0.001).await.unwrap();
+        *r.borrow_mut() = true; // never: cancelled at the await
+    });
+    let out = lp.run_until_complete(async { (task.name(), task.await) });
+    let (name, out) = out.unwrap();
+    assert_eq!(name.as_deref(), Some("self-cancelling"));
+    assert_eq!(out, Err(TaskError::Cancelled));
+    assert!(!*reached.borrow());
+    lp.close().unwrap();
+}
