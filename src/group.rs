@@ -15,14 +15,15 @@
 //! | `shield(aw)` | spawn it: a [`Task`] dropped or left behind keeps running |
 //! | `sleep(0)` | [`crate::yield_now`] |
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
-use crate::runtime::event_loop::spawn_local;
-use crate::{AbortHandle, Task, TaskError};
+use crate::runtime::event_loop::{get_event_loop, spawn_local};
+use crate::{AbortHandle, ExceptionContext, Task, TaskError};
 
 /// A set of tasks on this thread's loop that end together.
 ///
@@ -59,6 +60,9 @@ use crate::{AbortHandle, Task, TaskError};
 /// ```
 pub struct TaskGroup<T> {
     running: FuturesUnordered<Indexed<T>>,
+    /// Finished but not yet given out, in completion order: a `wait`
+    /// that is itself cancelled (a time-out) leaves them here.
+    finished: VecDeque<(usize, Result<T, TaskError>)>,
     handles: Vec<AbortHandle>,
     next_index: usize,
 }
@@ -83,6 +87,7 @@ impl<T: 'static> TaskGroup<T> {
     pub fn new() -> Self {
         Self {
             running: FuturesUnordered::new(),
+            finished: VecDeque::new(),
             handles: Vec::new(),
             next_index: 0,
         }
@@ -121,18 +126,22 @@ impl<T: 'static> TaskGroup<T> {
 
     /// The number of tasks not yet joined.
     pub fn len(&self) -> usize {
-        self.running.len()
+        self.running.len() + self.finished.len()
     }
 
     /// Whether every task has been joined.
     pub fn is_empty(&self) -> bool {
-        self.running.is_empty()
+        self.len() == 0
     }
 
     /// The next task to finish, in completion order: its output,
     /// `Err(TaskError::Cancelled)` or `Err(TaskError::Panicked(..))`.
-    /// `None` when the group is empty.
+    /// `None` when the group is empty. Cancel-safe: dropping the future
+    /// loses nothing.
     pub async fn join_next(&mut self) -> Option<Result<T, TaskError>> {
+        if let Some((_, r)) = self.finished.pop_front() {
+            return Some(r);
+        }
         self.running.next().await.map(|(_, r)| r)
     }
 
@@ -146,42 +155,60 @@ impl<T: 'static> TaskGroup<T> {
 
     /// Waits for every task and gives their outputs in spawn order.
     /// Fail-fast: the first task to panic or be cancelled cancels the
-    /// others, which are joined, and its error is returned.
+    /// others, which are joined, and its error is returned; later panics
+    /// go to the loop's exception handler. Cancel-safe: a `wait` dropped
+    /// early (`timeout(d, group.wait())`) leaves the finished outputs in
+    /// the group for the next `wait` or `join_next`.
     pub async fn wait(&mut self) -> Result<Vec<T>, TaskError> {
-        self.wait_with(|r| r).await
+        self.wait_with(|r| r.is_err(), |r| r).await
     }
 
     async fn wait_with<U, E>(
         &mut self,
-        mut check: impl FnMut(Result<T, TaskError>) -> Result<U, E>,
+        failed: impl Fn(&Result<T, TaskError>) -> bool,
+        convert: impl Fn(Result<T, TaskError>) -> Result<U, E>,
     ) -> Result<Vec<U>, E> {
-        // Spawn order of the tasks still running (join_next may have taken
-        // some from the middle).
-        let mut order: Vec<usize> = self.running.iter().map(|t| t.index).collect();
-        order.sort_unstable();
-        let mut out: Vec<Option<U>> = Vec::new();
-        out.resize_with(order.len(), || None);
-        let mut failed = None;
-        while let Some((index, r)) = self.running.next().await {
-            match check(r) {
-                Ok(v) if failed.is_none() => {
-                    if let Ok(i) = order.binary_search(&index) {
-                        out[i] = Some(v);
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    if failed.is_none() {
-                        failed = Some(e);
-                        self.abort_all();
-                    }
-                }
+        // Fail-fast also for a failure from before (an earlier, cancelled
+        // wait saw it).
+        let mut failing = self.finished.iter().any(|(_, r)| failed(r));
+        if failing {
+            self.abort_all();
+        }
+        while let Some(done) = self.running.next().await {
+            if !failing && failed(&done.1) {
+                failing = true;
+                self.abort_all();
             }
+            self.finished.push_back(done);
         }
         self.handles.clear();
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(out.into_iter().flatten().collect()),
+        let mut finished = std::mem::take(&mut self.finished);
+        if let Some(first) = finished.iter().position(|(_, r)| failed(r)) {
+            let (_, first) = finished.remove(first).expect("found above");
+            report_later_panics(finished.into_iter().map(|(_, r)| r));
+            return convert(first).map(|_| Vec::new());
+        }
+        let mut finished = Vec::from(finished);
+        finished.sort_unstable_by_key(|(index, _)| *index);
+        finished.into_iter().map(|(_, r)| convert(r)).collect()
+    }
+}
+
+/// Panics of a failed group's other tasks: nobody will see them in the
+/// result, so they go to the exception handler (asyncio keeps them all in
+/// an `ExceptionGroup`).
+fn report_later_panics<T>(rest: impl Iterator<Item = Result<T, TaskError>>) {
+    for r in rest {
+        if let Err(TaskError::Panicked(msg)) = r {
+            let ctx = ExceptionContext {
+                message: "TaskGroup: another task panicked after the group had failed".into(),
+                panic: Some(msg),
+                ..ExceptionContext::default()
+            };
+            match get_event_loop() {
+                Ok(lp) => lp.call_exception_handler(ctx),
+                Err(_) => log::error!("{ctx}"),
+            }
         }
     }
 }
@@ -189,7 +216,8 @@ impl<T: 'static> TaskGroup<T> {
 impl<U: 'static, E: From<TaskError> + 'static> TaskGroup<Result<U, E>> {
     /// [`wait`](Self::wait) for tasks that return `Result`: the first
     /// `Err`, panic or cancellation cancels the others and is returned
-    /// (`TaskError` converted with `From`, as `qtloop::Error` does).
+    /// (`TaskError` converted with `From`, as `qtloop::Error` does); the
+    /// values are in spawn order. Cancel-safe, as `wait`.
     ///
     /// ```
     /// qtloop::run(async {
@@ -201,7 +229,11 @@ impl<U: 'static, E: From<TaskError> + 'static> TaskGroup<Result<U, E>> {
     /// .unwrap();
     /// ```
     pub async fn try_wait(&mut self) -> Result<Vec<U>, E> {
-        self.wait_with(|r| r.map_err(E::from).and_then(|v| v)).await
+        self.wait_with(
+            |r| !matches!(r, Ok(Ok(_))),
+            |r| r.map_err(E::from).and_then(|v| v),
+        )
+        .await
     }
 }
 
@@ -214,7 +246,8 @@ impl<T: 'static> Default for TaskGroup<T> {
 impl<T> std::fmt::Debug for TaskGroup<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TaskGroup")
-            .field("len", &self.running.len())
+            .field("running", &self.running.len())
+            .field("finished", &self.finished.len())
             .finish()
     }
 }

@@ -77,6 +77,8 @@ pub(crate) struct TaskState {
     detached: AtomicBool,
     /// Dropping the `Task` handle cancels the task (`Task::cancel_on_drop`).
     cancel_on_drop: AtomicBool,
+    /// Called at the first cancellation request (`Task::on_cancel`).
+    on_cancel: Mutex<Option<Box<dyn FnOnce() + Send>>>,
     /// A panic nobody has seen yet (reported if the handle is dropped).
     unretrieved: Mutex<Option<String>>,
 }
@@ -92,6 +94,7 @@ impl TaskState {
             waker: AtomicWaker::new(),
             detached: AtomicBool::new(false),
             cancel_on_drop: AtomicBool::new(false),
+            on_cancel: Mutex::new(None),
             unretrieved: Mutex::new(None),
         })
     }
@@ -106,6 +109,10 @@ impl TaskState {
 
     pub(crate) fn request_cancel(&self) {
         self.cancel.store(true, Ordering::Release);
+        let hook = lock(&self.on_cancel).take();
+        if let Some(hook) = hook {
+            hook();
+        }
         self.waker.wake();
     }
 
@@ -199,11 +206,16 @@ impl<F: Future> Future for Guarded<F> {
             }
         };
         if state.cancel.load(Ordering::Acquire) {
+            // Dropped inside the task, as asyncio runs `finally:` blocks:
+            // `current_task()` works in the future's `Drop`.
+            let prev = context::enter_task(Some(state.id));
             let dropped = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
-            finish(&mut this, TaskStatus::Cancelled);
+            context::enter_task(prev);
             if let Err(p) = dropped {
+                finish(&mut this, TaskStatus::Panicked);
                 return Poll::Ready(Err(self_panicked(*this.loop_id, &state, p)));
             }
+            finish(&mut this, TaskStatus::Cancelled);
             return Poll::Ready(Err(TaskError::Cancelled));
         }
         let Some(fut) = this.fut.as_mut().as_pin_mut() else {
@@ -382,8 +394,28 @@ impl<T> Task<T> {
     /// })
     /// .unwrap();
     /// ```
+    #[must_use = "dropping the returned Task cancels it; .detach() lets it run on"]
     pub fn cancel_on_drop(self) -> Self {
         self.state.cancel_on_drop.store(true, Ordering::Release);
+        self
+    }
+
+    /// Calls `hook` once, on the cancelling thread, when cancellation is
+    /// first requested (`cancel()`, an [`AbortHandle`], a drop after
+    /// [`cancel_on_drop`](Self::cancel_on_drop)), before the loop gets to
+    /// the task: for work the task waits on elsewhere, which can stop at
+    /// once (`qtloop::tokio::spawn` aborts its tokio task so). Not called
+    /// for a task that finishes, or that is dropped by its closing loop.
+    pub fn on_cancel(self, hook: impl FnOnce() + Send + 'static) -> Self {
+        if !self.is_done() {
+            *lock(&self.state.on_cancel) = Some(Box::new(hook));
+            // Cancelled meanwhile: the request did not see the hook.
+            if self.state.cancel.load(Ordering::Acquire) {
+                if let Some(hook) = lock(&self.state.on_cancel).take() {
+                    hook();
+                }
+            }
+        }
         self
     }
 

@@ -97,7 +97,8 @@ fn runtime_handle() -> &'static Handle {
 
 /// Runs `fut` on the tokio runtime and returns a [`Task`] of this thread's
 /// loop that gives its output. Dropping or cancelling the `Task` aborts
-/// the tokio task (at its next await); [`Task::detach`] lets it run on.
+/// the tokio task at once, from any thread, even while the loop is busy
+/// (tokio stops it at its next await); [`Task::detach`] lets it run on.
 /// A panic in `fut` ends the `Task` with `TaskError::Panicked`; a tokio
 /// task aborted from elsewhere, or dropped by a runtime that shut down,
 /// ends it with `TaskError::Cancelled`.
@@ -108,6 +109,7 @@ fn runtime_handle() -> &'static Handle {
 /// # Panics
 /// If this thread has no open [`EventLoop`](crate::EventLoop) (as
 /// [`crate::spawn_local`]).
+#[must_use = "dropping the Task aborts the tokio task; .detach() lets it run on"]
 pub fn spawn<F>(fut: F) -> Task<F::Output>
 where
     F: Future + Send + 'static,
@@ -115,8 +117,13 @@ where
 {
     let lp = get_event_loop()
         .expect("qtloop::tokio::spawn needs an EventLoop on this thread (EventLoop::new())");
-    let join = AbortOnDrop(runtime_handle().spawn(fut));
-    lp.create_task(join).cancel_on_drop()
+    let join = runtime_handle().spawn(fut);
+    let abort = join.abort_handle();
+    // Aborted at once on cancel, from whichever thread cancels: the loop
+    // need not get to the task first.
+    lp.create_task(AbortOnDrop(join))
+        .on_cancel(move || abort.abort())
+        .cancel_on_drop()
 }
 
 /// Aborts the tokio task when dropped; gives its output.

@@ -19,6 +19,7 @@ cases!(embedding:
     dropped_loop_refuses_posts,
     sigint_stops_the_loop_gracefully,
     other_examples_run,
+    the_template_app_builds_and_runs_headless,
 );
 
 fn nested_qeventloop_in_callback_keeps_timers_firing() {
@@ -324,4 +325,37 @@ fn other_examples_run() {
         periodic.contains("compensated 1 ms task for 2 s"),
         "{periodic}"
     );
+}
+
+/// `templates/app` is what the README tells a new user to copy: it is
+/// built (qtloop with default features, as a new app has it) and run
+/// headless, where it presses its own buttons and quits.
+fn the_template_app_builds_and_runs_headless() {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    build.args(["build", "--quiet", "-p", "qtloop-app"]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    assert!(
+        build.status().unwrap().success(),
+        "cannot build templates/app"
+    );
+    let t0 = std::time::Instant::now();
+    let out = Command::new(profile_dir.join("qtloop-app"))
+        .env("QT_QPA_PLATFORM", "offscreen")
+        .arg("--self-test")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The AsyncJob's blocking job on the pool, and the Rust QObject's task.
+    assert!(stderr.contains("qml: answer: 42"), "{stderr}");
+    assert!(
+        stderr.contains("qml: greeting: Hello, template!"),
+        "{stderr}"
+    );
+    assert!(t0.elapsed() < Duration::from_secs(30));
 }

@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use qtloop::{EventLoop, LoopHandle, TaskError, TaskGroup, TaskStatus};
+use qtloop::{EventLoop, ExceptionContext, LoopHandle, TaskError, TaskGroup, TaskStatus};
 
 cases!(structured:
     join_next_gives_completion_order_then_none,
@@ -17,6 +17,10 @@ cases!(structured:
     yield_now_lets_others_run_in_fifo_order,
     cancel_on_drop_and_detach,
     current_task_is_a_handle_that_names_and_cancels,
+    a_timed_out_wait_loses_no_output,
+    later_panics_of_a_failed_group_reach_the_handler,
+    a_cancelled_task_whose_drop_panics_says_panicked,
+    on_cancel_runs_once_on_the_cancelling_thread,
 );
 
 /// Records its drop (the task's future was dropped).
@@ -300,5 +304,143 @@ fn current_task_is_a_handle_that_names_and_cancels() {
     assert_eq!(name.as_deref(), Some("self-cancelling"));
     assert_eq!(out, Err(TaskError::Cancelled));
     assert!(!*reached.borrow());
+    lp.close().unwrap();
+}
+
+fn a_timed_out_wait_loses_no_output() {
+    let lp = EventLoop::new().unwrap();
+    let (timed_out, left, rest) = lp
+        .run_until_complete(async {
+            let mut g = TaskGroup::new();
+            g.spawn(async { 1 });
+            g.spawn(async { 2 });
+            g.spawn(async {
+                qtloop::sleep(0.1).await.unwrap();
+                3
+            });
+            let timed_out = qtloop::timeout(0.02, g.wait()).await.is_err();
+            (timed_out, g.len(), g.wait().await)
+        })
+        .unwrap();
+    assert!(timed_out);
+    assert_eq!(left, 3, "the finished outputs stay in the group");
+    assert_eq!(rest, Ok(vec![1, 2, 3]));
+    lp.close().unwrap();
+}
+
+fn later_panics_of_a_failed_group_reach_the_handler() {
+    let lp = EventLoop::new().unwrap();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let s = seen.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, c: &ExceptionContext| {
+        s.borrow_mut().push(c.panic.clone().unwrap_or_default());
+    }));
+    let r = lp
+        .run_until_complete(async {
+            let mut g = TaskGroup::<()>::new();
+            g.spawn(async { panic!("first") });
+            g.spawn(async { panic!("second") });
+            g.spawn(async {
+                let _p = crate::PanicOnDrop("third");
+                qtloop::sleep(10.0).await.unwrap();
+            });
+            g.wait().await
+        })
+        .unwrap();
+    assert!(
+        matches!(r, Err(TaskError::Panicked(ref m)) if m.contains("first")),
+        "{r:?}"
+    );
+    let mut seen = seen.borrow().clone();
+    seen.sort();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[0].contains("second") && seen[1].contains("third"),
+        "{seen:?}"
+    );
+    lp.close().unwrap();
+}
+
+/// Records `current_task()`'s name when dropped.
+struct NameOnDrop(Rc<RefCell<Option<String>>>);
+impl Drop for NameOnDrop {
+    fn drop(&mut self) {
+        *self.0.borrow_mut() = qtloop::current_task().and_then(|t| t.name());
+    }
+}
+
+fn a_cancelled_task_whose_drop_panics_says_panicked() {
+    let lp = EventLoop::new().unwrap();
+    let name = Rc::new(RefCell::new(None));
+    let n = name.clone();
+    let (status, out, named) = lp
+        .run_until_complete(async move {
+            let t = qtloop::spawn_local(async {
+                let _p = crate::PanicOnDrop("x");
+                qtloop::sleep(10.0).await.unwrap();
+            });
+            let named = qtloop::spawn_local(async move {
+                let _n = NameOnDrop(n);
+                qtloop::sleep(10.0).await.unwrap();
+            });
+            named.set_name("cleanup");
+            qtloop::yield_now().await;
+            t.cancel();
+            named.cancel();
+            let h = t.abort_handle();
+            let out = t.await;
+            (h.status(), out, named.await)
+        })
+        .unwrap();
+    assert!(matches!(out, Err(TaskError::Panicked(_))), "{out:?}");
+    assert_eq!(status, TaskStatus::Panicked, "status and result agree");
+    assert_eq!(named, Err(TaskError::Cancelled));
+    // The future's Drop ran inside its task, as asyncio's `finally:`.
+    assert_eq!(name.borrow().as_deref(), Some("cleanup"));
+    lp.close().unwrap();
+}
+
+fn on_cancel_runs_once_on_the_cancelling_thread() {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Arc, Mutex};
+    let lp = EventLoop::new().unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let thread = Arc::new(Mutex::new(None));
+    let (c, th) = (calls.clone(), thread.clone());
+    let task = lp.create_task(qtloop::sleep(10.0)).on_cancel(move || {
+        c.fetch_add(1, Ordering::SeqCst);
+        *th.lock().unwrap() = std::thread::current().name().map(String::from);
+    });
+    let abort = task.abort_handle();
+    // The loop is not running: the hook runs right away, on the canceller.
+    std::thread::Builder::new()
+        .name("canceller".into())
+        .spawn(move || {
+            abort.cancel();
+            abort.cancel();
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(thread.lock().unwrap().as_deref(), Some("canceller"));
+    assert_eq!(
+        lp.run_until_complete(task).unwrap(),
+        Err(TaskError::Cancelled)
+    );
+    // A task that finishes never calls it; one cancelled before the hook is
+    // set calls it at once.
+    let (c1, c2) = (calls.clone(), calls.clone());
+    let done = lp.create_task(async {}).on_cancel(move || {
+        c1.fetch_add(10, Ordering::SeqCst);
+    });
+    lp.run_until_complete(done).unwrap().unwrap();
+    let early = lp.create_task(qtloop::sleep(10.0));
+    early.cancel();
+    let early = early.on_cancel(move || {
+        c2.fetch_add(100, Ordering::SeqCst);
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 101);
+    let _ = lp.run_until_complete(early);
     lp.close().unwrap();
 }

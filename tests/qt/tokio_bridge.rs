@@ -19,6 +19,7 @@ cases!(tokio_bridge:
     spawn_runs_on_tokio_and_resumes_on_the_loop,
     a_cancelled_download_closes_the_connection,
     a_dropped_tokio_task_is_aborted,
+    dropping_aborts_even_while_the_loop_is_busy,
     tokio_sleep_and_channels_from_a_loop_task,
     a_panic_on_tokio_ends_the_task_panicked,
     waiting_on_tokio_costs_no_cpu,
@@ -157,6 +158,41 @@ fn a_dropped_tokio_task_is_aborted() {
         .unwrap();
     assert!(dropped_in_time, "the tokio task was not aborted");
     assert_eq!(detached_ran, Ok(7));
+    lp.close().unwrap();
+}
+
+fn dropping_aborts_even_while_the_loop_is_busy() {
+    let lp = EventLoop::new().unwrap();
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    let task = spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        r.store(true, Ordering::SeqCst);
+    });
+    let abort = task.abort_handle();
+    drop(task);
+    // The loop thread is blocked: the abort must not wait for it.
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(
+        !ran.load(Ordering::SeqCst),
+        "the tokio task ran on after the drop"
+    );
+    // The same from another thread, through an AbortHandle.
+    let ran2 = Arc::new(AtomicBool::new(false));
+    let r2 = ran2.clone();
+    let task = spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        r2.store(true, Ordering::SeqCst);
+    });
+    let h = task.abort_handle();
+    std::thread::spawn(move || h.cancel()).join().unwrap();
+    std::thread::sleep(Duration::from_millis(150));
+    assert!(!ran2.load(Ordering::SeqCst));
+    assert_eq!(
+        lp.run_until_complete(task).unwrap(),
+        Err(TaskError::Cancelled)
+    );
+    drop(abort);
     lp.close().unwrap();
 }
 
