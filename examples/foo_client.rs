@@ -4,8 +4,8 @@
 //! take one delay, three `bar` calls take three.
 //!
 //! ```text
-//! cargo run --example foo_service &
-//! cargo run --example foo_client
+//! cargo run --features dbus --example foo_service &
+//! cargo run --features dbus --example foo_client
 //! ```
 
 use std::time::Instant;

@@ -4,7 +4,7 @@
 //! blocking anything (Foo). Run `foo_client` against it.
 //!
 //! ```text
-//! cargo run --example foo_service -- [--delay-ms 500]
+//! cargo run --features dbus --example foo_service -- [--delay-ms 500]
 //! ```
 //! It serves `org.qtloop.Foo` on the session bus until Ctrl+C.
 

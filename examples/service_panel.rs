@@ -10,7 +10,7 @@
 //! - `finish()` quits (headless, after saving a screenshot).
 //!
 //! ```text
-//! cargo run --example service_panel &
+//! cargo run --features dbus --example service_panel &
 //! dbus-send --session --print-reply --dest=org.qtloop.Panel /org/qtloop/Panel \
 //!     org.qtloop.Panel.say string:"Hello from the shell"
 //! ```
