@@ -105,10 +105,11 @@ pub enum Error {
         /// Its message.
         message: String,
     },
-    /// The message bus failed (connecting, sending, a malformed reply).
+    /// The message bus failed (connecting, sending, a malformed reply);
+    /// `source()` gives zbus's error where there is one.
     #[cfg(feature = "dbus")]
     #[error("D-Bus: {0}")]
-    Bus(String),
+    Bus(#[source] BusError),
 }
 
 /// `Result` with [`Error`].
@@ -136,5 +137,168 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         s.clone()
     } else {
         "Box<dyn Any>".to_owned()
+    }
+}
+
+/// A panic that qtloop caught (in a task): its message, and its payload
+/// for `std::panic::resume_unwind` ([`Panic::into_panic`], as tokio's
+/// `JoinError::into_panic`). Reads as its message (`Deref<Target = str>`,
+/// `Display`); clones share the payload, and equality is by message.
+#[derive(Clone)]
+pub struct Panic {
+    message: String,
+    payload: std::sync::Arc<PanicPayload>,
+}
+
+/// Dropped under a guard, as [`into_panic_message`] drops payloads.
+struct PanicPayload(std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>);
+
+impl Drop for PanicPayload {
+    fn drop(&mut self) {
+        let payload = self.0.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(p) = payload {
+            let _ = into_panic_message(p);
+        }
+    }
+}
+
+impl Panic {
+    /// Keeps `payload` and its message.
+    pub fn new(payload: Box<dyn std::any::Any + Send>) -> Self {
+        Self {
+            message: panic_message(&*payload),
+            payload: std::sync::Arc::new(PanicPayload(std::sync::Mutex::new(Some(payload)))),
+        }
+    }
+
+    /// The panic's message (`&str` and `String` payloads; a placeholder
+    /// for others).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The original payload, to re-raise the panic with
+    /// `std::panic::resume_unwind(p.into_panic())`. The first call among
+    /// clones gets it; later ones (and panics made from a message) get a
+    /// `String` payload with the message.
+    pub fn into_panic(self) -> Box<dyn std::any::Any + Send> {
+        let taken = crate::core::sync::lock(&self.payload.0).take();
+        taken.unwrap_or_else(|| Box::new(self.message.clone()))
+    }
+}
+
+impl std::ops::Deref for Panic {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::fmt::Debug for Panic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.message)
+    }
+}
+
+impl PartialEq for Panic {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
+    }
+}
+
+impl Eq for Panic {}
+
+impl From<String> for Panic {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            payload: std::sync::Arc::new(PanicPayload(std::sync::Mutex::new(None))),
+        }
+    }
+}
+
+impl From<&str> for Panic {
+    fn from(message: &str) -> Self {
+        Self::from(message.to_owned())
+    }
+}
+
+/// The message bus failed: what happened, and zbus's error behind it
+/// (its `source()`, and [`BusError::zbus`]). Equality is by message.
+#[cfg(feature = "dbus")]
+#[derive(Clone)]
+pub struct BusError {
+    message: String,
+    zbus: Option<std::sync::Arc<zbus::Error>>,
+}
+
+#[cfg(feature = "dbus")]
+impl BusError {
+    /// An error with a message and no zbus error behind it.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            zbus: None,
+        }
+    }
+
+    /// zbus's error, keeping it as the source.
+    pub fn from_zbus(e: zbus::Error) -> Self {
+        Self {
+            message: e.to_string(),
+            zbus: Some(std::sync::Arc::new(e)),
+        }
+    }
+
+    /// The same error with `context` before its message.
+    pub fn context(self, context: &str) -> Self {
+        Self {
+            message: format!("{context}: {}", self.message),
+            ..self
+        }
+    }
+
+    /// What happened.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// zbus's error, if it came from zbus.
+    pub fn zbus(&self) -> Option<&zbus::Error> {
+        self.zbus.as_deref()
+    }
+}
+
+#[cfg(feature = "dbus")]
+impl std::fmt::Display for BusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+#[cfg(feature = "dbus")]
+impl std::fmt::Debug for BusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.message)
+    }
+}
+
+#[cfg(feature = "dbus")]
+impl std::error::Error for BusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.zbus.as_deref().map(|e| e as _)
+    }
+}
+
+#[cfg(feature = "dbus")]
+impl PartialEq for BusError {
+    fn eq(&self, other: &Self) -> bool {
+        self.message == other.message
     }
 }

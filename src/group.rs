@@ -202,7 +202,7 @@ fn report_later_panics<T>(rest: impl Iterator<Item = Result<T, TaskError>>) {
         if let Err(TaskError::Panicked(msg)) = r {
             let ctx = ExceptionContext {
                 message: "TaskGroup: another task panicked after the group had failed".into(),
-                panic: Some(msg),
+                panic: Some(msg.to_string()),
                 ..ExceptionContext::default()
             };
             match get_event_loop() {

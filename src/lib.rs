@@ -83,7 +83,7 @@ pub mod tokio;
 
 pub use crate::core::clock::{IntoDeadline, IntoDelay};
 pub use crate::core::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
-pub use error::{Error, Result};
+pub use error::{Error, Panic, Result};
 pub use executor::{ExecutorFuture, JobToken, ThreadPoolExecutor};
 pub use group::TaskGroup;
 pub use runtime::event_loop::{

@@ -425,6 +425,25 @@ impl<T: Clone + Send + 'static> Future<T> {
         }
     }
 
+    /// The outcome if the future has finished, without waiting (any
+    /// thread, the loop's too): `None` while it runs, else what
+    /// [`value`](Self::value) would give.
+    ///
+    /// ```
+    /// let p = qtloop::qi::Promise::new();
+    /// let f = p.future();
+    /// assert_eq!(f.try_value(), None);
+    /// p.set_value(5).unwrap();
+    /// assert_eq!(f.try_value(), Some(Ok(5)));
+    /// ```
+    pub fn try_value(&self) -> Option<Result<T>> {
+        self.shared
+            .lock()
+            .outcome
+            .as_ref()
+            .map(Self::outcome_result)
+    }
+
     /// Requests cancellation: the promise's `on_cancel` runs (once), and
     /// decides. No effect on a finished future.
     pub fn cancel(&self) {

@@ -26,6 +26,7 @@
 //! evaluates expressions in their scope (what the examples and tests use).
 
 mod job;
+mod view;
 
 use std::path::Path;
 
@@ -39,6 +40,7 @@ use crate::driver::qml as ffi;
 pub use crate::driver::qml::{AsyncJob, AsyncJobRust};
 use crate::error::{Error, Result};
 pub use job::{register_job, unregister_job, JobContext, JobInbox};
+pub use view::QmlView;
 
 /// A new `AsyncJob` owned by Rust (no QML needed): the same job runner,
 /// its state and signals, for Rust code; dropping it cancels its job.
@@ -151,68 +153,43 @@ impl QmlApp {
         }
     }
 
+    /// The same helpers as a [`QmlView`] of this app's engine.
+    pub fn view(&self) -> QmlView<'_> {
+        QmlView::new(self.engine())
+    }
+
     /// Shows every root window (for QML that starts `visible: false`).
     pub fn show(&self) {
-        ffi::show_root_windows(self.engine());
+        self.view().show()
     }
 
     /// Renders the first window into an image, as it looks now.
     #[cfg(feature = "testing")]
     pub fn grab(&self) -> Result<QImage> {
-        let image = ffi::grab_root_window(self.engine());
-        if image.is_null() {
-            Err(Error::Qt("there is no window to grab".into()))
-        } else {
-            Ok(image)
-        }
+        self.view().grab()
     }
 
     /// [`grab`](Self::grab) and save as PNG (creating the directory).
     #[cfg(feature = "testing")]
     pub fn save_screenshot(&self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::InvalidArgument(format!("{}: {e}", dir.display())))?;
-        }
-        let image = self.grab()?;
-        if ffi::save_png(&image, &QString::from(path.to_string_lossy().as_ref())) {
-            Ok(())
-        } else {
-            Err(Error::Qt(format!("could not write {}", path.display())))
-        }
+        self.view().save_screenshot(path)
     }
 
     /// Clicks (left press and release) the centre of the visible item whose
     /// `objectName` is `name`, through the window's event delivery.
     #[cfg(feature = "testing")]
     pub fn click(&self, name: &str) -> Result<()> {
-        if ffi::click_object(self.engine(), &QString::from(name)) {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(format!(
-                "no visible item with objectName `{name}`"
-            )))
-        }
+        self.view().click(name)
     }
 
     /// Reads `property` of the object whose `objectName` is `name`.
     pub fn property(&self, name: &str, property: &str) -> Result<QVariant> {
-        ffi::read_object_property(
-            self.engine(),
-            &QString::from(name),
-            &QString::from(property),
-        )
-        .ok_or_else(|| Error::InvalidArgument(format!("no object with objectName `{name}`")))
+        self.view().property(name, property)
     }
 
     /// [`property`](Self::property) as text (empty if it is not a string).
     pub fn string_property(&self, name: &str, property: &str) -> Result<String> {
-        Ok(self
-            .property(name, property)?
-            .value::<QString>()
-            .map(|s| s.to_string())
-            .unwrap_or_default())
+        self.view().string_property(name, property)
     }
 
     /// Evaluates a JavaScript expression in the scope of the object whose
@@ -220,28 +197,12 @@ impl QmlApp {
     /// its `start` method, `"width * 2"` reads a property.
     #[cfg(feature = "testing")]
     pub fn evaluate(&self, name: &str, expression: &str) -> Result<QVariant> {
-        ffi::evaluate_on_object(
-            self.engine(),
-            &QString::from(name),
-            &QString::from(expression),
-        )
-        .map_err(|e| Error::Qt(e.to_string()))
+        self.view().evaluate(name, expression)
     }
 
     /// Writes `property` of the object whose `objectName` is `name`.
     pub fn set_property(&self, name: &str, property: &str, value: &QVariant) -> Result<()> {
-        if ffi::write_object_property(
-            self.engine(),
-            &QString::from(name),
-            &QString::from(property),
-            value,
-        ) {
-            Ok(())
-        } else {
-            Err(Error::InvalidArgument(format!(
-                "could not set `{property}` of `{name}`"
-            )))
-        }
+        self.view().set_property(name, property, value)
     }
 }
 

@@ -266,6 +266,13 @@ impl EventLoop {
         *self.inner.handler.borrow_mut() = handler.map(|h| Rc::new(h) as Rc<HandlerFn>);
     }
 
+    /// Restores the default exception handler (what
+    /// `set_exception_handler(None)` does, without naming a handler type
+    /// for the `None`).
+    pub fn reset_exception_handler(&self) {
+        *self.inner.handler.borrow_mut() = None;
+    }
+
     /// Calls the current exception handler with `ctx`.
     pub fn call_exception_handler(&self, ctx: ExceptionContext) {
         self.inner.call_exception_handler(ctx);

@@ -17,7 +17,7 @@ use super::context;
 use super::exception::ExceptionContext;
 use super::inner;
 use crate::core::inbox::{Inbox, Posted};
-use crate::error::into_panic_message;
+use crate::error::Panic;
 
 /// Why a task did not produce its value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -25,9 +25,10 @@ pub enum TaskError {
     /// The task was cancelled (`Task::cancel`, or its loop closed).
     #[error("the task was cancelled")]
     Cancelled,
-    /// The task's future panicked; the message is attached.
+    /// The task's future panicked: the message, and the payload to re-raise
+    /// it (`Panic::into_panic`).
     #[error("the task panicked: {0}")]
-    Panicked(String),
+    Panicked(Panic),
 }
 
 /// Where a task is in its life.
@@ -251,7 +252,8 @@ impl<F: Future> Future for Guarded<F> {
 /// Records a task's panic: reported now if nobody holds the task, else
 /// kept until the handle sees it or is dropped.
 fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Send>) -> TaskError {
-    let msg = into_panic_message(p);
+    let panic = Panic::new(p);
+    let msg = panic.message().to_owned();
     if state.detached.load(Ordering::Acquire) {
         report_unretrieved(loop_id, state, msg.clone());
     } else {
@@ -262,7 +264,7 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
             }
         }
     }
-    TaskError::Panicked(msg)
+    TaskError::Panicked(panic)
 }
 
 /// Where a task's runnable goes when it is woken, and who may drop it: the
@@ -504,7 +506,7 @@ impl From<TaskError> for crate::Error {
     fn from(e: TaskError) -> Self {
         match e {
             TaskError::Cancelled => crate::Error::Cancelled,
-            TaskError::Panicked(m) => crate::Error::Panicked(m),
+            TaskError::Panicked(m) => crate::Error::Panicked(m.message().to_owned()),
         }
     }
 }

@@ -18,7 +18,7 @@ use zbus::Message;
 
 use super::{bus_error, has_owner, member_name, Address, Bus, DEFAULT_CALL_TIMEOUT};
 use crate::core::sync::lock;
-use crate::error::{Error, Result};
+use crate::error::{BusError, Error, Result};
 use crate::{get_event_loop, qi, AbortHandle};
 
 /// A proxy for the service `name` on the session bus, at the object path
@@ -162,12 +162,12 @@ impl Proxy {
             .await
             .map_err(|e| self.context(method, e))?;
         reply.body().deserialize::<R>().map_err(|e| {
-            Error::Bus(format!(
+            Error::Bus(BusError::new(format!(
                 "the reply of {}.{method} has signature '{}', expected '{}': {e}",
                 self.name(),
                 reply.body().signature(),
                 R::SIGNATURE
-            ))
+            )))
         })
     }
 
@@ -269,7 +269,7 @@ impl Proxy {
         match e {
             Error::PeerVanished(m) => Error::PeerVanished(format!("{at}: {m}")),
             Error::NoSuchService(m) => Error::NoSuchService(format!("{at}: {m}")),
-            Error::Bus(m) => Error::Bus(format!("{at}: {m}")),
+            Error::Bus(m) => Error::Bus(m.context(&at)),
             e => e,
         }
     }
@@ -305,12 +305,12 @@ impl<T: DeserializeOwned + Type> Stream for SignalStream<T> {
             Poll::Pending => return Poll::Pending,
         };
         let item = msg.body().deserialize::<T>().map_err(|e| {
-            Error::Bus(format!(
+            Error::Bus(BusError::new(format!(
                 "signal {} carried '{}', expected '{}': {e}",
                 self.name,
                 msg.body().signature(),
                 T::SIGNATURE
-            ))
+            )))
         });
         Poll::Ready(Some(item))
     }

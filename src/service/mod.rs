@@ -61,7 +61,7 @@ use std::time::Duration;
 use zbus::names::{BusName, InterfaceName, MemberName, WellKnownName};
 use zbus::zvariant::ObjectPath;
 
-use crate::error::{Error, Result};
+use crate::error::{BusError, Error, Result};
 
 /// The error name of libqi's "Time-out acquiring object lock" reply.
 pub const POSSIBLE_DEADLOCK: &str = "org.qtloop.Error.PossibleDeadlock";
@@ -210,8 +210,7 @@ pub(crate) fn bus_error(e: zbus::Error) -> Error {
             remote_error(&name, e.description().unwrap_or_default().to_owned())
         }
         zbus::Error::InputOutput(io) if io.kind() == std::io::ErrorKind::TimedOut => Error::Timeout,
-        zbus::Error::InterfaceNotFound | zbus::Error::NameTaken => Error::Bus(e.to_string()),
-        e => Error::Bus(e.to_string()),
+        e => Error::Bus(BusError::from_zbus(e)),
     }
 }
 

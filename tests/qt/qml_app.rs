@@ -17,6 +17,7 @@ cases!(qml_app:
     a_job_context_knows_when_its_item_is_gone,
     a_job_awaits_a_modal_dialog_opened_with_open,
     eratosthenes_in_a_real_x_window,
+    a_view_of_the_applications_own_engine,
 );
 
 fn qml_app_errors_are_clear() {
@@ -204,4 +205,48 @@ fn eratosthenes_in_a_real_x_window() {
         rgb_at(&image, 20 + 3 * 55 + 6, 62),
         (0xd9, 0xd9, 0xd9)
     ));
+}
+
+/// `QmlView` on an engine the application made itself (not a `QmlApp`):
+/// click, read, write, evaluate and grab, as the examples' tests do.
+fn a_view_of_the_applications_own_engine() {
+    use cxx_qt_lib::{QByteArray, QQmlApplicationEngine, QString, QUrl};
+    let lp = EventLoop::new().unwrap();
+    let mut engine = QQmlApplicationEngine::new();
+    let qml = r##"
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Window
+Window {
+    width: 200; height: 120; visible: true; color: "#2e7d32"
+    Button { objectName: "button"; property int presses: 0; text: "press"; onClicked: presses++ }
+    Text { objectName: "label"; y: 60; text: "hello" }
+}
+"##;
+    engine.pin_mut().load_data(
+        &QByteArray::from(qml),
+        &QUrl::from(&QString::from("qrc:/own/main.qml")),
+    );
+    let view = qtloop::qml::QmlView::new(&engine);
+    lp.run_until_complete(qtloop::sleep(0.05)).unwrap().unwrap();
+    view.click("button").unwrap();
+    view.click("button").unwrap();
+    assert_eq!(
+        view.property("button", "presses").unwrap().value::<i32>(),
+        Some(2)
+    );
+    view.set_property("label", "text", &QVariant::from(&QString::from("bye")))
+        .unwrap();
+    assert_eq!(view.string_property("label", "text").unwrap(), "bye");
+    assert_eq!(
+        view.evaluate("button", "presses * 10")
+            .unwrap()
+            .value::<i32>(),
+        Some(20)
+    );
+    assert!(view.click("nothing").is_err());
+    let image = view.grab().unwrap();
+    assert!(close_to(rgb_at(&image, 190, 110), (0x2e, 0x7d, 0x32)));
+    drop(engine);
+    lp.close().unwrap();
 }

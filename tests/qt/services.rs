@@ -261,6 +261,12 @@ fn errors_are_clear() {
             .connect()
             .await;
         assert!(matches!(nobus, Err(Error::Bus(_))), "{nobus:?}");
+        // zbus's error stays reachable as the source.
+        let nobus = nobus.unwrap_err();
+        let source = std::error::Error::source(&nobus).expect("a source");
+        let bus_err = source.downcast_ref::<qtloop::error::BusError>().unwrap();
+        assert!(bus_err.zbus().is_some(), "{nobus:?}");
+        assert!(std::error::Error::source(bus_err).is_some());
 
         let p = connect(&name).await;
         let e = p.call::<()>("nope", &()).await.unwrap_err();

@@ -21,6 +21,8 @@ cases!(structured:
     later_panics_of_a_failed_group_reach_the_handler,
     a_cancelled_task_whose_drop_panics_says_panicked,
     on_cancel_runs_once_on_the_cancelling_thread,
+    a_panics_payload_comes_back_with_into_panic,
+    reset_exception_handler_restores_the_default,
 );
 
 /// Records its drop (the task's future was dropped).
@@ -442,5 +444,56 @@ fn on_cancel_runs_once_on_the_cancelling_thread() {
     });
     assert_eq!(calls.load(Ordering::SeqCst), 101);
     let _ = lp.run_until_complete(early);
+    lp.close().unwrap();
+}
+
+#[derive(Debug, PartialEq)]
+struct Code(u32);
+
+fn a_panics_payload_comes_back_with_into_panic() {
+    let lp = EventLoop::new().unwrap();
+    let r = lp
+        .run_until_complete(lp.create_task(async { std::panic::panic_any(Code(7)) }))
+        .unwrap();
+    let Err(TaskError::Panicked(p)) = r else {
+        panic!("expected a panic: {r:?}")
+    };
+    let payload = p.clone().into_panic();
+    assert_eq!(payload.downcast_ref::<Code>(), Some(&Code(7)));
+    // The payload went to the first taker; the others get the message.
+    let again = p.into_panic();
+    assert_eq!(
+        again.downcast_ref::<String>().map(String::as_str),
+        Some("Box<dyn Any>")
+    );
+    // Re-raised in another task, it keeps its type.
+    let r = lp
+        .run_until_complete(lp.create_task(async move { std::panic::resume_unwind(payload) }))
+        .unwrap();
+    let Err(TaskError::Panicked(p)) = r else {
+        panic!("expected a panic: {r:?}")
+    };
+    assert_eq!(p.into_panic().downcast_ref::<Code>(), Some(&Code(7)));
+    lp.close().unwrap();
+}
+
+fn reset_exception_handler_restores_the_default() {
+    let lp = EventLoop::new().unwrap();
+    let custom = Rc::new(RefCell::new(0));
+    let c = custom.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, _: &ExceptionContext| {
+        *c.borrow_mut() += 1;
+    }));
+    lp.call_soon(|| panic!("to the custom handler")).unwrap();
+    lp.run_until_complete(qtloop::yield_now()).unwrap();
+    assert_eq!(*custom.borrow(), 1);
+    lp.reset_exception_handler();
+    crate::take_logs();
+    lp.call_soon(|| panic!("to the default handler")).unwrap();
+    lp.run_until_complete(qtloop::yield_now()).unwrap();
+    assert_eq!(*custom.borrow(), 1);
+    assert!(crate::take_logs()
+        .iter()
+        .any(|(_, m)| m.contains("to the default handler")));
     lp.close().unwrap();
 }
