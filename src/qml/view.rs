@@ -3,6 +3,7 @@
 //! expressions. [`QmlApp`](super::QmlApp) has the same methods; a
 //! [`QmlView`] gives them for an application's own engine.
 
+#[cfg(feature = "testing")]
 use std::path::Path;
 
 #[cfg(feature = "testing")]

@@ -6,7 +6,7 @@ use std::cell::Cell;
 
 thread_local! {
     static CURRENT_ID: Cell<u64> = const { Cell::new(0) };
-    static CURRENT_TASK: Cell<Option<u64>> = const { Cell::new(None) };
+    static CURRENT_TASK: Cell<Option<(u64, usize)>> = const { Cell::new(None) };
 }
 
 /// A number for this thread, unique in the process (cheap, unlike
@@ -38,11 +38,13 @@ pub(crate) fn set_current_id(id: u64) {
     let _ = CURRENT_ID.try_with(|c| c.set(id));
 }
 
-/// Marks `task` as the one being polled; returns the previous one.
-pub(crate) fn enter_task(task: Option<u64>) -> Option<u64> {
+/// Marks `task` (its id and registry slot) as the one being polled;
+/// returns the previous one.
+pub(crate) fn enter_task(task: Option<(u64, usize)>) -> Option<(u64, usize)> {
     CURRENT_TASK.try_with(|c| c.replace(task)).unwrap_or(None)
 }
 
-pub(crate) fn current_task_id() -> Option<u64> {
+/// The task being polled: its id and registry slot.
+pub(crate) fn current_task() -> Option<(u64, usize)> {
     CURRENT_TASK.try_with(Cell::get).unwrap_or(None)
 }

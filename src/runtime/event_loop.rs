@@ -1,11 +1,10 @@
 //! `EventLoop`: the asyncio API on the core and the Qt driver.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::future::Future;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -68,18 +67,17 @@ impl EventLoop {
                 Box::new(driver.remote_waker()),
                 Box::new(LoopHooks(this.clone())),
             );
-            let remote = Arc::new(Remote {
+            let remote = Arc::new(Remote::new(
                 id,
-                owner: context::thread_token(),
-                inbox: core.inbox().clone(),
-                closed: AtomicBool::new(false),
-            });
+                context::thread_token(),
+                core.inbox().clone(),
+            ));
             LoopInner {
                 core,
                 driver,
                 remote,
                 handler: RefCell::new(None),
-                tasks: RefCell::new(HashMap::new()),
+                tasks: RefCell::new(inner::TaskRegistry::default()),
                 executor: RefCell::new(ExecutorSlot::Unset),
                 this: this.clone(),
             }
@@ -329,8 +327,8 @@ impl EventLoop {
             .inner
             .tasks
             .borrow()
-            .values()
-            .map(|t| t.info())
+            .iter()
+            .map(|(_, t)| t.info())
             .collect();
         v.sort_by_key(|t| t.id);
         v
@@ -420,8 +418,11 @@ where
 /// (`info()`, `status()`) or cancels it (`cancel()`: it ends with
 /// `TaskError::Cancelled` at its next await).
 pub fn current_task() -> Option<AbortHandle> {
-    let id = context::current_task_id()?;
+    let (id, slot) = context::current_task()?;
     let inner = inner::current()?;
     let tasks = inner.tasks.borrow();
-    tasks.get(&id).map(|t| AbortHandle::from_state(t.clone()))
+    tasks
+        .get(slot)
+        .filter(|t| t.id == id)
+        .map(|t| AbortHandle::from_state(t.clone()))
 }

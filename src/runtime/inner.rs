@@ -4,7 +4,6 @@
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +13,7 @@ use std::time::Duration;
 use super::context;
 use super::event_loop::EventLoop;
 use super::exception::ExceptionContext;
-use super::task::{Scheduler, TaskState};
+use super::task::{Scheduler, SchedulerData, TaskState};
 use crate::core::inbox::Inbox;
 use crate::core::io::{Direction, Fd};
 use crate::core::{Core, Driver, Flow, Hooks};
@@ -48,13 +47,19 @@ pub(crate) fn clear_current(id: u64) {
     }
 }
 
+/// The loop's started, unfinished tasks (for `all_tasks`, `current_task`
+/// and `close`), in a slab: a task keeps its slot's key, so joining and
+/// leaving cost no hashing, and the slots of tasks started together sit
+/// together in memory.
+pub(crate) type TaskRegistry = slab::Slab<Arc<TaskState>>;
+
 /// What an [`EventLoop`] handle points to.
 pub(crate) struct LoopInner {
     pub(crate) core: Core,
     pub(crate) driver: Rc<QtDriver>,
     pub(crate) remote: Arc<Remote>,
     pub(crate) handler: RefCell<Option<Rc<HandlerFn>>>,
-    pub(crate) tasks: RefCell<HashMap<u64, Arc<TaskState>>>,
+    pub(crate) tasks: RefCell<TaskRegistry>,
     pub(crate) executor: RefCell<ExecutorSlot>,
     pub(crate) this: Weak<LoopInner>,
 }
@@ -69,20 +74,33 @@ pub(crate) enum ExecutorSlot {
 /// The thread-safe part of a loop, shared with `LoopHandle`s and tasks.
 pub(crate) struct Remote {
     pub(crate) id: u64,
-    /// The loop thread's [`context::thread_token`].
-    pub(crate) owner: u64,
     pub(crate) inbox: Arc<Inbox>,
     pub(crate) closed: AtomicBool,
+    /// The schedulers of its `!Send` and `Send` tasks.
+    schedulers: [Arc<SchedulerData>; 2],
 }
 
 impl Remote {
-    pub(crate) fn scheduler(&self, send: bool) -> Scheduler {
-        Scheduler {
-            loop_id: self.id,
-            owner: self.owner,
-            send,
-            inbox: self.inbox.clone(),
+    /// `owner`: the loop thread's [`context::thread_token`].
+    pub(crate) fn new(id: u64, owner: u64, inbox: Arc<Inbox>) -> Self {
+        let sched = |send| {
+            Arc::new(SchedulerData {
+                loop_id: id,
+                owner,
+                send,
+                inbox: inbox.clone(),
+            })
+        };
+        Self {
+            id,
+            schedulers: [sched(false), sched(true)],
+            inbox,
+            closed: AtomicBool::new(false),
         }
+    }
+
+    pub(crate) fn scheduler(&self, send: bool) -> Scheduler {
+        Scheduler(self.schedulers[usize::from(send)].clone())
     }
 }
 
@@ -204,7 +222,7 @@ impl LoopInner {
     /// dropped here, on the loop thread), stops the default executor from
     /// taking work, drops what is queued and frees the thread.
     pub(crate) fn shut(&self) {
-        let tasks: Vec<_> = self.tasks.borrow().values().cloned().collect();
+        let tasks: Vec<_> = self.tasks.borrow().iter().map(|(_, t)| t.clone()).collect();
         for t in &tasks {
             t.request_cancel();
         }

@@ -70,18 +70,25 @@ pub struct TaskInfo {
 }
 
 pub(crate) struct TaskState {
-    id: u64,
-    name: Mutex<Option<String>>,
+    pub(crate) id: u64,
     status: AtomicU8,
     cancel: AtomicBool,
     waker: AtomicWaker,
     detached: AtomicBool,
     /// Dropping the `Task` handle cancels the task (`Task::cancel_on_drop`).
     cancel_on_drop: AtomicBool,
-    /// Called at the first cancellation request (`Task::on_cancel`).
-    on_cancel: Mutex<Option<Box<dyn FnOnce() + Send>>>,
+    /// What few tasks have (a name, a panic nobody has seen yet, a cancel
+    /// hook), allocated on first use: a plain task stays small.
+    extras: Mutex<Option<Box<Extras>>>,
+}
+
+#[derive(Default)]
+struct Extras {
+    name: Option<String>,
     /// A panic nobody has seen yet (reported if the handle is dropped).
-    unretrieved: Mutex<Option<String>>,
+    unretrieved: Option<String>,
+    /// Called at the first cancellation request (`Task::on_cancel`).
+    on_cancel: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl TaskState {
@@ -89,28 +96,48 @@ impl TaskState {
         static NEXT: AtomicU64 = AtomicU64::new(1);
         Arc::new(Self {
             id: NEXT.fetch_add(1, Ordering::Relaxed),
-            name: Mutex::new(None),
             status: AtomicU8::new(TaskStatus::Pending as u8),
             cancel: AtomicBool::new(false),
             waker: AtomicWaker::new(),
             detached: AtomicBool::new(false),
             cancel_on_drop: AtomicBool::new(false),
-            on_cancel: Mutex::new(None),
-            unretrieved: Mutex::new(None),
+            extras: Mutex::new(None),
         })
+    }
+
+    /// Runs `f` on the extras, allocating them if needed.
+    fn extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
+        f(lock(&self.extras).get_or_insert_with(Box::default))
+    }
+
+    /// Runs `f` on the extras if there are any.
+    fn peek<R>(&self, f: impl FnOnce(&mut Extras) -> Option<R>) -> Option<R> {
+        lock(&self.extras).as_deref_mut().and_then(f)
+    }
+
+    fn name(&self) -> Option<String> {
+        self.peek(|e| e.name.clone())
+    }
+
+    fn set_name(&self, name: String) {
+        self.extras(|e| e.name = Some(name));
+    }
+
+    fn take_unretrieved(&self) -> Option<String> {
+        self.peek(|e| e.unretrieved.take())
     }
 
     pub(crate) fn info(&self) -> TaskInfo {
         TaskInfo {
             id: self.id,
-            name: lock(&self.name).clone(),
+            name: self.name(),
             status: TaskStatus::from_u8(self.status.load(Ordering::Acquire)),
         }
     }
 
     pub(crate) fn request_cancel(&self) {
         self.cancel.store(true, Ordering::Release);
-        let hook = lock(&self.on_cancel).take();
+        let hook = self.peek(|e| e.on_cancel.take());
         if let Some(hook) = hook {
             hook();
         }
@@ -118,7 +145,7 @@ impl TaskState {
     }
 
     fn label(&self) -> String {
-        match &*lock(&self.name) {
+        match self.name() {
             Some(n) => format!("Task {} ({n})", self.id),
             None => format!("Task {}", self.id),
         }
@@ -147,14 +174,17 @@ pin_project! {
         fut: Option<F>,
         state: Arc<TaskState>,
         loop_id: u64,
-        registered: bool,
+        // The slot in the loop's registry once the task has joined it, or
+        // UNJOINED / LEFT.
+        slot: usize,
     }
 
     impl<F> PinnedDrop for Guarded<F> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            if *this.registered {
-                deregister(*this.loop_id, this.state.id);
+            let slot = std::mem::replace(this.slot, LEFT);
+            if slot < LEFT {
+                deregister(*this.loop_id, slot);
             }
             // async-task aborts the process if dropping the future panics
             // (a parked task dropped at close, a cancelled runnable): the
@@ -176,10 +206,15 @@ pin_project! {
     }
 }
 
-fn deregister(loop_id: u64, task_id: u64) {
+/// A task's registry slot before its first poll.
+const UNJOINED: usize = usize::MAX;
+/// After it has left the registry (or joined none: no loop there).
+const LEFT: usize = usize::MAX - 1;
+
+fn deregister(loop_id: u64, slot: usize) {
     if context::current_id() == loop_id {
         if let Some(inner) = inner::current() {
-            inner.tasks.borrow_mut().remove(&task_id);
+            inner.tasks.borrow_mut().try_remove(slot);
         }
     }
 }
@@ -188,45 +223,53 @@ impl<F: Future> Future for Guarded<F> {
     type Output = Result<F::Output, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let state = this.state.clone();
-        if !*this.registered {
+        let GuardedProj {
+            mut fut,
+            state,
+            loop_id,
+            slot,
+        } = self.project();
+        // Borrowed, not cloned: no reference count traffic per poll.
+        let state: &Arc<TaskState> = state;
+        let loop_id = *loop_id;
+        if *slot == UNJOINED {
             // First poll, on the loop thread: join the registry and keep the
             // task's waker (async-task's waker never changes) for cancel().
-            if let Some(inner) = inner::current() {
-                inner.tasks.borrow_mut().insert(state.id, state.clone());
-            }
-            *this.registered = true;
+            *slot = match inner::current() {
+                Some(inner) => inner.tasks.borrow_mut().insert(state.clone()),
+                None => LEFT,
+            };
             state.waker.register(cx.waker());
         }
-        let finish = |this: &mut GuardedProj<'_, F>, status: TaskStatus| {
+        let me = (state.id, *slot);
+        let finish = |slot: &mut usize, status: TaskStatus| {
             state.status.store(status as u8, Ordering::Release);
-            if *this.registered {
-                *this.registered = false;
-                deregister(*this.loop_id, state.id);
+            let key = std::mem::replace(slot, LEFT);
+            if key < LEFT {
+                deregister(loop_id, key);
             }
         };
         if state.cancel.load(Ordering::Acquire) {
             // Dropped inside the task, as asyncio runs `finally:` blocks:
             // `current_task()` works in the future's `Drop`.
-            let prev = context::enter_task(Some(state.id));
-            let dropped = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
+            let prev = context::enter_task(Some(me));
+            let dropped = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
             context::enter_task(prev);
             if let Err(p) = dropped {
-                finish(&mut this, TaskStatus::Panicked);
-                return Poll::Ready(Err(self_panicked(*this.loop_id, &state, p)));
+                finish(slot, TaskStatus::Panicked);
+                return Poll::Ready(Err(self_panicked(loop_id, state, p)));
             }
-            finish(&mut this, TaskStatus::Cancelled);
+            finish(slot, TaskStatus::Cancelled);
             return Poll::Ready(Err(TaskError::Cancelled));
         }
-        let Some(fut) = this.fut.as_mut().as_pin_mut() else {
+        let Some(inner_fut) = fut.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(TaskError::Cancelled));
         };
         state
             .status
             .store(TaskStatus::Running as u8, Ordering::Release);
-        let prev = context::enter_task(Some(state.id));
-        let polled = catch_unwind(AssertUnwindSafe(|| fut.poll(cx)));
+        let prev = context::enter_task(Some(me));
+        let polled = catch_unwind(AssertUnwindSafe(|| inner_fut.poll(cx)));
         context::enter_task(prev);
         match polled {
             Ok(Poll::Pending) => {
@@ -236,14 +279,14 @@ impl<F: Future> Future for Guarded<F> {
                 Poll::Pending
             }
             Ok(Poll::Ready(v)) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
-                finish(&mut this, TaskStatus::Done);
+                let _ = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+                finish(slot, TaskStatus::Done);
                 Poll::Ready(Ok(v))
             }
             Err(p) => {
-                let _ = catch_unwind(AssertUnwindSafe(|| this.fut.set(None)));
-                finish(&mut this, TaskStatus::Panicked);
-                Poll::Ready(Err(self_panicked(*this.loop_id, &state, p)))
+                let _ = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
+                finish(slot, TaskStatus::Panicked);
+                Poll::Ready(Err(self_panicked(loop_id, state, p)))
             }
         }
     }
@@ -257,9 +300,9 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
     if state.detached.load(Ordering::Acquire) {
         report_unretrieved(loop_id, state, msg.clone());
     } else {
-        *lock(&state.unretrieved) = Some(msg.clone());
+        state.extras(|e| e.unretrieved = Some(msg.clone()));
         if state.detached.load(Ordering::Acquire) {
-            if let Some(m) = lock(&state.unretrieved).take() {
+            if let Some(m) = state.take_unretrieved() {
                 report_unretrieved(loop_id, state, m);
             }
         }
@@ -270,8 +313,11 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
 /// Where a task's runnable goes when it is woken, and who may drop it: the
 /// rules of [`Task`]'s "Who polls and drops the future" (this type is where
 /// they are carried out).
+/// One per loop and kind, shared by its tasks: a task carries one pointer.
 #[derive(Clone)]
-pub(crate) struct Scheduler {
+pub(crate) struct Scheduler(pub(crate) Arc<SchedulerData>);
+
+pub(crate) struct SchedulerData {
     pub(crate) loop_id: u64,
     pub(crate) owner: u64,
     pub(crate) send: bool,
@@ -280,9 +326,10 @@ pub(crate) struct Scheduler {
 
 impl Scheduler {
     fn schedule(&self, r: async_task::Runnable) {
-        if context::thread_token() == self.owner {
+        let this = &*self.0;
+        if context::thread_token() == this.owner {
             match inner::current() {
-                Some(inner) if context::current_id() == self.loop_id && !inner.core.is_closed() => {
+                Some(inner) if context::current_id() == this.loop_id && !inner.core.is_closed() => {
                     inner.core.schedule_runnable(r);
                 }
                 // The loop is closed (or gone): dropping the runnable
@@ -291,8 +338,8 @@ impl Scheduler {
             }
             return;
         }
-        if let Err(Posted::Task(r)) = self.inbox.post(Posted::Task(r)) {
-            if self.send {
+        if let Err(Posted::Task(r)) = this.inbox.post(Posted::Task(r)) {
+            if this.send {
                 drop(r); // closed; a Send future may be dropped anywhere
             } else {
                 log::warn!(
@@ -362,12 +409,12 @@ impl<T> Task<T> {
 
     /// Names the task (shown by `all_tasks` and in error reports).
     pub fn set_name(&self, name: impl Into<String>) {
-        *lock(&self.state.name) = Some(name.into());
+        self.state.set_name(name.into());
     }
 
     /// The task's name, if set.
     pub fn name(&self) -> Option<String> {
-        lock(&self.state.name).clone()
+        self.state.name()
     }
 
     /// The task's unique id.
@@ -410,10 +457,10 @@ impl<T> Task<T> {
     /// for a task that finishes, or that is dropped by its closing loop.
     pub fn on_cancel(self, hook: impl FnOnce() + Send + 'static) -> Self {
         if !self.is_done() {
-            *lock(&self.state.on_cancel) = Some(Box::new(hook));
+            self.state.extras(|e| e.on_cancel = Some(Box::new(hook)));
             // Cancelled meanwhile: the request did not see the hook.
             if self.state.cancel.load(Ordering::Acquire) {
-                if let Some(hook) = lock(&self.state.on_cancel).take() {
+                if let Some(hook) = self.state.peek(|e| e.on_cancel.take()) {
                     hook();
                 }
             }
@@ -479,12 +526,12 @@ impl AbortHandle {
 
     /// Names the task (shown by `all_tasks` and in error reports).
     pub fn set_name(&self, name: impl Into<String>) {
-        *lock(&self.state.name) = Some(name.into());
+        self.state.set_name(name.into());
     }
 
     /// The task's name, if set.
     pub fn name(&self) -> Option<String> {
-        lock(&self.state.name).clone()
+        self.state.name()
     }
 
     /// A snapshot: id, name and state.
@@ -528,7 +575,7 @@ impl<T> Future for Task<T> {
             Poll::Ready(Some(r)) => {
                 self.raw = None;
                 if r.is_err() {
-                    lock(&self.state.unretrieved).take();
+                    self.state.take_unretrieved();
                 }
                 Poll::Ready(r)
             }
@@ -544,7 +591,7 @@ impl<T> Drop for Task<T> {
             }
             self.state.detached.store(true, Ordering::Release);
             raw.detach();
-            if let Some(msg) = lock(&self.state.unretrieved).take() {
+            if let Some(msg) = self.state.take_unretrieved() {
                 report_unretrieved(context::current_id(), &self.state, msg);
             }
         }
@@ -566,8 +613,8 @@ fn guarded<F>(sched: &Scheduler, fut: F) -> (Arc<TaskState>, Guarded<F>) {
     let g = Guarded {
         fut: Some(fut),
         state: state.clone(),
-        loop_id: sched.loop_id,
-        registered: false,
+        loop_id: sched.0.loop_id,
+        slot: UNJOINED,
     };
     (state, g)
 }
