@@ -171,10 +171,13 @@ fn trial(name: &'static str, case: Case) -> Trial {
         take_logs();
         PANICS.store(0, std::sync::atomic::Ordering::Relaxed);
         // A hung case must fail the run, not hang CI.
+        // Cases that build a package (the template app) may compile for
+        // minutes on a cold tree.
+        let limit = if name.contains("_builds_") { 900 } else { 60 };
         let (done, wait) = mpsc::channel::<()>();
         std::thread::spawn(move || {
-            if wait.recv_timeout(Duration::from_secs(60)).is_err() {
-                eprintln!("test {name} did not finish within 60 s: aborting");
+            if wait.recv_timeout(Duration::from_secs(limit)).is_err() {
+                eprintln!("test {name} did not finish within {limit} s: aborting");
                 std::process::exit(101);
             }
         });
