@@ -13,10 +13,11 @@ use std::task::{Context, Poll};
 use futures::task::AtomicWaker;
 use pin_project_lite::pin_project;
 
+pub use super::abort::AbortHandle;
 use super::context;
 use super::exception::ExceptionContext;
 use super::inner;
-use crate::core::inbox::{Inbox, Posted};
+use super::scheduler::Scheduler;
 use crate::error::Panic;
 
 /// Why a task did not produce its value.
@@ -47,7 +48,7 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    fn from_u8(v: u8) -> Self {
+    pub(super) fn from_u8(v: u8) -> Self {
         match v {
             1 => Self::Running,
             2 => Self::Done,
@@ -71,7 +72,7 @@ pub struct TaskInfo {
 
 pub(crate) struct TaskState {
     pub(crate) id: u64,
-    status: AtomicU8,
+    pub(super) status: AtomicU8,
     cancel: AtomicBool,
     waker: AtomicWaker,
     detached: AtomicBool,
@@ -115,11 +116,11 @@ impl TaskState {
         lock(&self.extras).as_deref_mut().and_then(f)
     }
 
-    fn name(&self) -> Option<String> {
+    pub(super) fn name(&self) -> Option<String> {
         self.peek(|e| e.name.clone())
     }
 
-    fn set_name(&self, name: String) {
+    pub(super) fn set_name(&self, name: String) {
         self.extras(|e| e.name = Some(name));
     }
 
@@ -310,48 +311,6 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
     TaskError::Panicked(panic)
 }
 
-/// Where a task's runnable goes when it is woken, and who may drop it: the
-/// rules of [`Task`]'s "Who polls and drops the future" (this type is where
-/// they are carried out).
-/// One per loop and kind, shared by its tasks: a task carries one pointer.
-#[derive(Clone)]
-pub(crate) struct Scheduler(pub(crate) Arc<SchedulerData>);
-
-pub(crate) struct SchedulerData {
-    pub(crate) loop_id: u64,
-    pub(crate) owner: u64,
-    pub(crate) send: bool,
-    pub(crate) inbox: Arc<Inbox>,
-}
-
-impl Scheduler {
-    fn schedule(&self, r: async_task::Runnable) {
-        let this = &*self.0;
-        if context::thread_token() == this.owner {
-            match inner::current() {
-                Some(inner) if context::current_id() == this.loop_id && !inner.core.is_closed() => {
-                    inner.core.schedule_runnable(r);
-                }
-                // The loop is closed (or gone): dropping the runnable
-                // cancels the task, on its own thread.
-                _ => drop(r),
-            }
-            return;
-        }
-        if let Err(Posted::Task(r)) = this.inbox.post(Posted::Task(r)) {
-            if this.send {
-                drop(r); // closed; a Send future may be dropped anywhere
-            } else {
-                log::warn!(
-                    "qtloop: a task of a closed loop was woken on another thread; \
-                     its !Send future cannot be dropped there and is leaked"
-                );
-                std::mem::forget(r);
-            }
-        }
-    }
-}
-
 /// A future running on the loop, like asyncio's `Task` or tokio's
 /// `JoinHandle`.
 ///
@@ -471,9 +430,7 @@ impl<T> Task<T> {
     /// A handle that can only cancel the task and see whether it is done
     /// (cloneable, `Send`, whatever the task's output type).
     pub fn abort_handle(&self) -> AbortHandle {
-        AbortHandle {
-            state: self.state.clone(),
-        }
+        AbortHandle::from_state(self.state.clone())
     }
 
     /// The task's output if it has finished (taken: a second call gives
@@ -487,65 +444,6 @@ impl<T> Task<T> {
             Poll::Ready(r) => Some(r),
             Poll::Pending => None,
         }
-    }
-}
-
-/// Cancels a task without owning its [`Task`] handle (tokio's
-/// `AbortHandle`); from [`Task::abort_handle`].
-#[derive(Clone)]
-pub struct AbortHandle {
-    state: Arc<TaskState>,
-}
-
-impl AbortHandle {
-    pub(crate) fn from_state(state: Arc<TaskState>) -> Self {
-        Self { state }
-    }
-
-    /// Requests cancellation, as [`Task::cancel`]. No effect once it is done.
-    pub fn cancel(&self) {
-        if !self.is_done() {
-            self.state.request_cancel();
-        }
-    }
-
-    /// Whether the task has finished (value, cancellation or panic).
-    pub fn is_done(&self) -> bool {
-        !matches!(self.status(), TaskStatus::Pending | TaskStatus::Running)
-    }
-
-    /// The task's state now.
-    pub fn status(&self) -> TaskStatus {
-        TaskStatus::from_u8(self.state.status.load(Ordering::Acquire))
-    }
-
-    /// The task's unique id.
-    pub fn id(&self) -> u64 {
-        self.state.id
-    }
-
-    /// Names the task (shown by `all_tasks` and in error reports).
-    pub fn set_name(&self, name: impl Into<String>) {
-        self.state.set_name(name.into());
-    }
-
-    /// The task's name, if set.
-    pub fn name(&self) -> Option<String> {
-        self.state.name()
-    }
-
-    /// A snapshot: id, name and state.
-    pub fn info(&self) -> TaskInfo {
-        self.state.info()
-    }
-}
-
-impl fmt::Debug for AbortHandle {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AbortHandle")
-            .field("id", &self.state.id)
-            .field("status", &self.status())
-            .finish()
     }
 }
 
