@@ -10,9 +10,14 @@ fn main() {
         .file("src/bridge/driver.rs")
         .file("src/bridge/qml.rs")
         .file("src/bridge/job.rs")
+        .file("src/bridge/signal.rs")
+        .file("src/bridge/net.rs")
         .cpp_file("cpp/driver.cpp")
         .cpp_file("cpp/qml.cpp")
+        .cpp_file("cpp/signal.cpp")
+        .cpp_file("cpp/net.cpp")
         .qt_module("Gui")
         .qt_module("Quick")
+        .qt_module("Network")
         .build();
 }

@@ -125,6 +125,12 @@ QImage grab_root_window(const QQmlApplicationEngine &engine)
     return w != nullptr ? w->grabWindow() : QImage();
 }
 
+std::unique_ptr<ObjectHandle> find_object(const QQmlApplicationEngine &engine, const QString &name)
+{
+    QObject *o = find_named(engine, name);
+    return o ? std::make_unique<ObjectHandle>(o) : nullptr;
+}
+
 bool click_object(const QQmlApplicationEngine &engine, const QString &name)
 {
     auto *item = qobject_cast<QQuickItem *>(find_named(engine, name));

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "qtloop/signal.h"
+
 namespace qtloop {
 
 class AsyncJob; // cxx-qt: src/bridge/job.rs
@@ -36,6 +38,8 @@ QImage grab_root_window(const QQmlApplicationEngine &engine);
 // A left click (press and release) at the centre of the item whose
 // objectName is `name`, delivered through the window like a real one.
 bool click_object(const QQmlApplicationEngine &engine, const QString &name);
+// A guarded pointer to the object whose objectName is `name` (null if none).
+std::unique_ptr<ObjectHandle> find_object(const QQmlApplicationEngine &engine, const QString &name);
 // Reads/writes a property of the object whose objectName is `name`.
 QVariant read_object_property(const QQmlApplicationEngine &engine, const QString &name,
                               const QString &property, bool &found);

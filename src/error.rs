@@ -75,6 +75,38 @@ pub enum Error {
     /// update to an object that is gone).
     #[error("the QObject was destroyed")]
     ObjectDestroyed,
+    /// A QObject has no signal of that signature (`similar` lists the
+    /// signals of its class whose names come closest).
+    #[error("{class} has no signal `{signature}`{}", did_you_mean(.similar))]
+    NoSuchSignal {
+        /// The object's class, from its meta-object.
+        class: String,
+        /// The signature asked for.
+        signature: String,
+        /// Its class's signals that look alike.
+        similar: Vec<String>,
+    },
+    /// A network request failed below HTTP: connection refused (Qt's code
+    /// 1), remote host closed (2), host not found (3), timeout (4),
+    /// cancelled or transfer timeout (5), TLS handshake (6), a proxy error
+    /// (101-199), a protocol error (301-399). `code` is
+    /// `QNetworkReply::NetworkError`, `message` Qt's `errorString()`.
+    #[error("network error {code}: {message}")]
+    Network {
+        /// `QNetworkReply::NetworkError`.
+        code: i32,
+        /// Qt's text for it.
+        message: String,
+    },
+    /// The server answered with an error status (4xx, 5xx), from
+    /// `Response::error_for_status`.
+    #[error("HTTP {status} {reason}")]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// The reason phrase the server sent.
+        reason: String,
+    },
     /// A file descriptor is negative or not open.
     #[error("invalid file descriptor {0}: it must be an open fd")]
     InvalidFd(i32),
@@ -110,6 +142,14 @@ pub enum Error {
     #[cfg(feature = "dbus")]
     #[error("D-Bus: {0}")]
     Bus(#[source] BusError),
+}
+
+fn did_you_mean(similar: &[String]) -> String {
+    if similar.is_empty() {
+        String::new()
+    } else {
+        format!("; its signals include: {}", similar.join(", "))
+    }
 }
 
 /// `Result` with [`Error`].

@@ -6,4 +6,6 @@
 
 pub(crate) mod driver;
 pub(crate) mod job;
+pub(crate) mod net;
 pub(crate) mod qml;
+pub(crate) mod signal;

@@ -26,6 +26,9 @@ pub(crate) mod bridge {
         #[namespace = ""]
         type QUrl = cxx_qt_lib::QUrl;
 
+        type ObjectHandle = super::super::signal::ObjectHandle;
+        fn find_object(engine: &QQmlApplicationEngine, name: &QString) -> UniquePtr<ObjectHandle>;
+
         type AsyncJob = super::super::job::qobject::AsyncJob;
         fn new_async_job() -> UniquePtr<AsyncJob>;
 

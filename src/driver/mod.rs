@@ -18,8 +18,10 @@ pub(crate) mod app;
 #[cfg_attr(not(feature = "testing"), allow(dead_code))]
 #[path = "../bridge/mod.rs"]
 mod bridge;
+pub(crate) mod net;
 pub(crate) mod qml;
 pub(crate) mod qthread;
+pub(crate) mod signal;
 pub(crate) mod sink;
 
 use bridge::driver as ffi;

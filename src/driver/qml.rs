@@ -25,6 +25,15 @@ pub(crate) fn save_png(image: &QImage, path: &QString) -> bool {
     ffi::save_png(image, path)
 }
 
+/// A guarded pointer to the object of `engine`'s scene named `name`.
+pub(crate) fn find_object(
+    engine: &QQmlApplicationEngine,
+    name: &QString,
+) -> Option<UniquePtr<super::signal::ObjectHandle>> {
+    let handle = ffi::find_object(engine, name);
+    (!handle.is_null()).then_some(handle)
+}
+
 /// How many root windows `engine` has.
 pub(crate) fn root_window_count(engine: &QQmlApplicationEngine) -> i32 {
     ffi::root_window_count(engine)

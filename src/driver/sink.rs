@@ -38,6 +38,17 @@ impl Forward {
     }
 }
 
+/// Runs a callback from C++, keeping any panic from unwinding into Qt's
+/// frames (user code is guarded deeper down; this is the last fence).
+pub(crate) fn guard(f: impl FnOnce()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        log::error!(
+            "qtloop: internal panic in a Qt callback: {}",
+            crate::error::into_panic_message(p)
+        );
+    }
+}
+
 impl DriverEvents for Forward {
     fn tick(&self) {
         self.forward(|t| t.tick());

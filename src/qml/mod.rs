@@ -182,6 +182,11 @@ impl QmlApp {
         self.view().click(name)
     }
 
+    /// The scene's object named `name` ([`QmlView::find_object`]).
+    pub fn find_object(&self, name: &str) -> Result<crate::qt::QtObject> {
+        self.view().find_object(name)
+    }
+
     /// Reads `property` of the object whose `objectName` is `name`.
     pub fn property(&self, name: &str, property: &str) -> Result<QVariant> {
         self.view().property(name, property)

@@ -12,6 +12,7 @@ use cxx_qt_lib::{QQmlApplicationEngine, QString, QVariant};
 
 use crate::driver::qml as ffi;
 use crate::error::{Error, Result};
+use crate::qt::QtObject;
 
 /// The windows of a `QQmlApplicationEngine` you created yourself, seen as
 /// [`QmlApp`](super::QmlApp) sees its own: to test your application's
@@ -79,6 +80,15 @@ impl<'a> QmlView<'a> {
                 "no visible item with objectName `{name}`"
             )))
         }
+    }
+
+    /// The object of the scene whose `objectName` is `name`, held by a
+    /// guarded pointer: await its signals with
+    /// [`qt::signal`](crate::qt::signal).
+    pub fn find_object(&self, name: &str) -> Result<QtObject> {
+        ffi::find_object(self.engine, &QString::from(name))
+            .map(QtObject::from_handle)
+            .ok_or_else(|| Error::InvalidArgument(format!("no object with objectName `{name}`")))
     }
 
     /// Reads `property` of the object whose `objectName` is `name`.

@@ -34,6 +34,7 @@ mod qml;
 mod qml_app;
 mod qml_edges;
 mod qt_integration;
+mod qt_signals;
 mod reactor;
 mod reliability;
 mod scheduling;
@@ -251,6 +252,7 @@ fn main() {
     cases.extend(structured::CASES);
     cases.extend(pool_jobs::CASES);
     cases.extend(ecosystem::CASES);
+    cases.extend(qt_signals::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]
