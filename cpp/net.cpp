@@ -51,7 +51,7 @@ HttpReply::HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink)
         reply, &QNetworkReply::uploadProgress,
         [this](qint64 sent, qint64 total) { sink_->on_upload_progress(sent, total); }));
     connections_.push_back(QObject::connect(reply, &QNetworkReply::finished, [this] {
-        const QByteArray rest = reply_->readAll();
+        const QByteArray rest = reply_->isOpen() ? reply_->readAll() : QByteArray();
         if (!rest.isEmpty()) {
             sink_->on_data(bytes_slice(rest));
         }

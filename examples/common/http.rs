@@ -4,7 +4,7 @@
 //!
 //! - `GET /json`: a JSON catalog (`?chunks=N&delay_ms=D`: sent in N pieces
 //!   with D ms between them, so a progress bar has something to show);
-//! - `POST /echo`: the request body back, with `X-Echo-Method: POST`;
+//! - `/echo` (any method): the request body back, with `X-Echo-Method`;
 //! - `GET /slow?kib=N&delay_ms=D`: N KiB, 1 KiB every D ms; logs
 //!   `closed after N bytes` if the client hangs up first, else
 //!   `completed /slow`.
@@ -125,9 +125,9 @@ impl Server {
                     let delay = Duration::from_millis(arg("delay_ms", 0));
                     self.send_slowly(&mut out, "application/json", body.as_bytes(), chunks, delay)
                 }
-                ("POST", "/echo") => {
+                (method, "/echo") => {
                     let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Echo-Method: POST\r\nContent-Length: {}\r\n\r\n",
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Echo-Method: {method}\r\nContent-Length: {}\r\n\r\n",
                         body.len()
                     );
                     out.write_all(head.as_bytes())

@@ -15,6 +15,9 @@ macro_rules! cases {
 }
 
 mod background;
+#[path = "../../examples/common/http.rs"]
+#[allow(dead_code)] // each example uses part of it
+mod http;
 mod ecosystem;
 mod edges;
 mod embedding;
@@ -34,6 +37,7 @@ mod qml;
 mod qml_app;
 mod qml_edges;
 mod qt_integration;
+mod qt_http;
 mod qt_signals;
 mod reactor;
 mod reliability;
@@ -165,6 +169,12 @@ pub fn wait_within(
     }
 }
 
+/// One local HTTP server (127.0.0.1) for the whole suite.
+pub fn server() -> &'static http::Server {
+    static SERVER: std::sync::OnceLock<http::Server> = std::sync::OnceLock::new();
+    SERVER.get_or_init(http::Server::start)
+}
+
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn trial(name: &'static str, case: Case) -> Trial {
@@ -253,6 +263,7 @@ fn main() {
     cases.extend(pool_jobs::CASES);
     cases.extend(ecosystem::CASES);
     cases.extend(qt_signals::CASES);
+    cases.extend(qt_http::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]

@@ -5,14 +5,13 @@
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qtloop::tokio::{compat, spawn, TokioExt};
 use qtloop::{EventLoop, TaskError};
 
-#[path = "../../examples/common/http.rs"]
-mod http;
+use crate::server;
 
 cases!(tokio_bridge:
     reqwest_get_and_post_from_a_local_task,
@@ -26,12 +25,6 @@ cases!(tokio_bridge:
     fetch_example_cancels_then_fills_the_list,
     the_applications_own_runtime,
 );
-
-/// One server for the whole suite.
-fn server() -> &'static http::Server {
-    static SERVER: OnceLock<http::Server> = OnceLock::new();
-    SERVER.get_or_init(http::Server::start)
-}
 
 fn reqwest_get_and_post_from_a_local_task() {
     let lp = EventLoop::new().unwrap();

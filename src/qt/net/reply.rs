@@ -33,8 +33,10 @@ pub(crate) struct ProgressQueue {
 impl ProgressQueue {
     fn push(&mut self, done: i64, total: i64) {
         let event = (done.max(0) as u64, (total >= 0).then_some(total as u64));
-        // Qt repeats the last figure at the end: once is enough.
-        if self.last != Some(event) {
+        // Qt repeats the last figure at the end, and reports an upload as
+        // (0, 0) once it is over: neither is news.
+        let done_reset = event == (0, Some(0)) && self.last.is_some_and(|l| l.0 > 0);
+        if self.last != Some(event) && !done_reset {
             self.last = Some(event);
             self.events.push_back(event);
         }
