@@ -74,6 +74,7 @@ pub mod qi;
 pub mod qmeta;
 pub mod qml;
 pub mod qt;
+mod race;
 mod runtime;
 #[cfg(feature = "dbus")]
 pub mod service;
@@ -86,6 +87,7 @@ pub use crate::core::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use error::{Error, Panic, Result};
 pub use executor::{ExecutorFuture, JobToken, ThreadPoolExecutor};
 pub use group::TaskGroup;
+pub use race::{join, join_all, race, race_all, try_join, try_join_all};
 pub use runtime::event_loop::{
     current_task, get_event_loop, get_running_loop, spawn_local, EventLoop, LoopHandle,
 };

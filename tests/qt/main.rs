@@ -15,14 +15,14 @@ macro_rules! cases {
 }
 
 mod background;
-#[path = "../../examples/common/http.rs"]
-#[allow(dead_code)] // each example uses part of it
-mod http;
+mod combinators;
 mod ecosystem;
 mod edges;
 mod embedding;
 mod executor;
 mod fairness;
+#[path = "../../examples/common/http.rs"]
+mod http;
 mod io_examples;
 mod loop_tasks;
 mod net;
@@ -36,8 +36,8 @@ mod qmeta;
 mod qml;
 mod qml_app;
 mod qml_edges;
-mod qt_integration;
 mod qt_http;
+mod qt_integration;
 mod qt_signals;
 mod reactor;
 mod reliability;
@@ -264,6 +264,7 @@ fn main() {
     cases.extend(ecosystem::CASES);
     cases.extend(qt_signals::CASES);
     cases.extend(qt_http::CASES);
+    cases.extend(combinators::CASES);
     #[cfg(feature = "qmetaobject")]
     cases.extend(qmeta::CASES);
     #[cfg(feature = "dbus")]

@@ -27,7 +27,11 @@ cases!(qt_http:
 
 /// How many server log lines start with `prefix`.
 fn count(prefix: &str) -> usize {
-    server().events().iter().filter(|e| e.starts_with(prefix)).count()
+    server()
+        .events()
+        .iter()
+        .filter(|e| e.starts_with(prefix))
+        .count()
 }
 
 fn get_post_put_and_delete() {
@@ -51,7 +55,10 @@ fn get_post_put_and_delete() {
             let method = resp.header("X-Echo-Method").map(str::to_owned);
             let echo = (method, resp.bytes().await?);
             let put = http.put(&server().url("/echo"), vec![1u8, 2, 3]).await?;
-            let put = (put.header("X-Echo-Method").map(str::to_owned), put.bytes().await?);
+            let put = (
+                put.header("X-Echo-Method").map(str::to_owned),
+                put.bytes().await?,
+            );
             let delete = http.delete(&server().url("/echo")).await?;
             let delete = delete.header("X-Echo-Method").map(str::to_owned);
             Ok::<_, Error>((json, echo, put, delete))
@@ -94,7 +101,10 @@ fn a_slow_download_reports_progress_in_order() {
     assert!(chunks > 3, "the body came in {chunks} chunks");
     let seen = seen.borrow();
     assert!(seen.len() > 3, "{seen:?}");
-    assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0), "in order: {seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[0].0 <= w[1].0),
+        "in order: {seen:?}"
+    );
     assert_eq!(seen.last(), Some(&(32 * 1024, Some(32 * 1024))));
     lp.close().unwrap();
 }
@@ -138,7 +148,10 @@ fn dropping_the_response_aborts_and_the_server_sees_it() {
     .unwrap();
     let end = Instant::now() + Duration::from_secs(10);
     while count("closed after") == before {
-        assert!(Instant::now() < end, "the server never saw the connection close");
+        assert!(
+            Instant::now() < end,
+            "the server never saw the connection close"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // The dropped future of `send` aborts too, before any header came.
@@ -159,7 +172,10 @@ fn dropping_the_response_aborts_and_the_server_sees_it() {
     .unwrap()
     .unwrap();
     while count("closed after") == before {
-        assert!(Instant::now() < end, "the server never saw the second close");
+        assert!(
+            Instant::now() < end,
+            "the server never saw the second close"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     lp.close().unwrap();
@@ -204,7 +220,9 @@ fn refused_is_a_network_error_with_qts_code() {
     let r = lp
         .run_until_complete(async move {
             let http = Http::new()?;
-            http.get(&format!("http://127.0.0.1:{port}/")).await.map(|_| ())
+            http.get(&format!("http://127.0.0.1:{port}/"))
+                .await
+                .map(|_| ())
         })
         .unwrap();
     match r {
@@ -254,14 +272,18 @@ fn the_managers_destruction_mid_await_fails_the_request() {
         .unwrap();
     let body = r.expect("the body ended within 10 s").unwrap();
     assert!(
-        matches!(body, Err(Error::ObjectDestroyed) | Err(Error::Network { code: 5, .. })),
+        matches!(
+            body,
+            Err(Error::ObjectDestroyed) | Err(Error::Network { code: 5, .. })
+        ),
         "{body:?}"
     );
     // Before the headers: the pending send fails the same way.
     let r = lp
         .run_until_complete(async {
             let http = Http::new()?;
-            let pending = qtloop::spawn_local(http.get(&server().url("/json?chunks=2&delay_ms=0")).send());
+            let pending =
+                qtloop::spawn_local(http.get(&server().url("/json?chunks=2&delay_ms=0")).send());
             drop(http);
             Ok::<_, Error>(qtloop::timeout(10.0, pending).await)
         })
