@@ -1,7 +1,8 @@
-// An HTTP fetch from a button, through reqwest on qtloop's tokio bridge:
-// the AsyncJob "fetch" downloads a JSON catalog, its progress drives the
-// bar, Cancel drops the request (the server sees the connection close),
-// and the result fills the list.
+// An HTTP fetch from a button: the AsyncJob "fetch" downloads a JSON
+// catalog (examples/fetch.rs: reqwest on qtloop's tokio bridge;
+// examples/qt_fetch.rs: Qt's QNetworkAccessManager through qt::net::Http),
+// its progress drives the bar, Cancel drops the request (the server sees
+// the connection close), and the result fills the list.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Window

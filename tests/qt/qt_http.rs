@@ -23,6 +23,7 @@ cases!(qt_http:
     a_transfer_timeout_fails_the_body,
     the_managers_destruction_mid_await_fails_the_request,
     one_manager_per_thread,
+    qt_fetch_example_cancels_then_fills_the_list,
 );
 
 /// How many server log lines start with `prefix`.
@@ -307,4 +308,30 @@ fn one_manager_per_thread() {
         .unwrap();
     assert_eq!(ok, 200);
     lp.close().unwrap();
+}
+
+fn qt_fetch_example_cancels_then_fills_the_list() {
+    check_fetch_example("qt_fetch");
+}
+
+/// Runs a fetch example (reqwest's or Qt's) headless and checks its log,
+/// its server and its screenshot: one cancelled fetch, one to the end.
+pub fn check_fetch_example(name: &str) {
+    use crate::qml::{close_to, rgb_at, run_gui_example};
+    let (out, image) = run_gui_example(name, "20");
+    assert!(out.contains("log: cancelled;finished;"), "{out}");
+    // The cancelled request hung up on the server mid-body.
+    assert!(out.contains("server: closed after"), "{out}");
+    assert!(out.contains("server: 2 requests"), "{out}");
+    let (green, red) = ((0x2e, 0x7d, 0x32), (0xc6, 0x28, 0x28));
+    // The progress bar is full and green.
+    for x in [130, 250, 370] {
+        assert!(close_to(rgb_at(&image, x, 93), green), "bar at {x}");
+    }
+    // The catalog's eight rows: online green, offline red (3 and 6).
+    for row in 0..8 {
+        let want = if row % 3 == 2 { red } else { green };
+        let got = rgb_at(&image, 27, 127 + 30 * row);
+        assert!(close_to(got, want), "row {row}: {got:?}");
+    }
 }

@@ -262,23 +262,7 @@ fn waiting_on_tokio_costs_no_cpu() {
 }
 
 fn fetch_example_cancels_then_fills_the_list() {
-    use crate::qml::{close_to, rgb_at, run_gui_example};
-    let (out, image) = run_gui_example("fetch", "20");
-    assert!(out.contains("log: cancelled;finished;"), "{out}");
-    // The cancelled request hung up on the server mid-body.
-    assert!(out.contains("server: closed after"), "{out}");
-    assert!(out.contains("server: 2 requests"), "{out}");
-    let (green, red) = ((0x2e, 0x7d, 0x32), (0xc6, 0x28, 0x28));
-    // The progress bar is full and green.
-    for x in [130, 250, 370] {
-        assert!(close_to(rgb_at(&image, x, 93), green), "bar at {x}");
-    }
-    // The catalog's eight rows: online green, offline red (3 and 6).
-    for row in 0..8 {
-        let want = if row % 3 == 2 { red } else { green };
-        let got = rgb_at(&image, 27, 127 + 30 * row);
-        assert!(close_to(got, want), "row {row}: {got:?}");
-    }
+    crate::qt_http::check_fetch_example("fetch");
 }
 
 /// Last in the list: from here on the suite uses this runtime.
