@@ -445,6 +445,16 @@ void QtThread::wait() const
     thread_->wait();
 }
 
+QThread *QtThread::thread() const
+{
+    return thread_;
+}
+
+std::unique_ptr<ObjectHandle> qthread_object(const QtThread &thread)
+{
+    return std::make_unique<ObjectHandle>(thread.thread());
+}
+
 std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str name)
 {
     return std::make_unique<QtThread>(std::move(body), name);

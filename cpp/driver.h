@@ -19,6 +19,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "qtloop/signal.h"
 #include "rust/cxx.h"
 
 namespace qtloop {
@@ -146,12 +147,16 @@ public:
     bool is_finished() const;
     void wait() const;
     bool is_current() const;
+    QThread *thread() const;
 
 private:
     QThread *thread_;
 };
 
 std::unique_ptr<QtThread> spawn_qthread(rust::Box<ThreadBody> body, rust::Str name);
+// A guarded pointer to the QThread object (its signals, e.g. finished(),
+// are emitted on the thread it manages).
+std::unique_ptr<ObjectHandle> qthread_object(const QtThread &thread);
 // The objectName of the current thread's QThread object.
 rust::String current_qthread_name();
 

@@ -34,6 +34,8 @@ pub(crate) mod bridge {
         fn wait(self: &QtThread);
         fn is_current(self: &QtThread) -> bool;
         fn current_qthread_name() -> String;
+        type ObjectHandle = super::super::signal::ObjectHandle;
+        fn qthread_object(thread: &QtThread) -> UniquePtr<ObjectHandle>;
 
         fn new_loop_driver(sink: Box<DriverSink>) -> UniquePtr<LoopDriver>;
         fn dispose_loop_driver(driver: UniquePtr<LoopDriver>);

@@ -24,6 +24,11 @@ impl QtThread {
         self.0.as_ref().is_some_and(|t| t.is_current())
     }
 
+    /// A guarded pointer to the `QThread` object.
+    pub(crate) fn object(&self) -> Option<UniquePtr<ffi::ObjectHandle>> {
+        self.0.as_ref().map(ffi::qthread_object)
+    }
+
     /// Waits until it has finished.
     pub(crate) fn wait(&self) {
         if let Some(t) = self.0.as_ref() {

@@ -58,6 +58,13 @@ impl<T> QThreadHandle<T> {
         self.thread.is_finished()
     }
 
+    /// The `QThread` object, for its signals: `finished()` is emitted on
+    /// the thread it manages, and [`qt::signal`](crate::qt::signal) queues
+    /// it to the loop's thread. `None` if Qt could not create the thread.
+    pub fn object(&self) -> Option<crate::qt::QtObject> {
+        self.thread.object().map(crate::qt::QtObject::from_handle)
+    }
+
     /// Waits for the thread and returns what `f` returned;
     /// `Err(Error::Panicked)` if it panicked, `Err(Error::WouldDeadlock)`
     /// if called by that thread itself.

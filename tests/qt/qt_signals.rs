@@ -22,6 +22,7 @@ cases!(qt_signals:
     dropping_the_source_disconnects,
     a_wrong_signature_names_the_class_and_similar_signals,
     a_timeout_leaves_the_source_usable,
+    an_emission_on_another_thread_is_queued_to_the_loop,
 );
 
 const SCENE: &str = r#"
@@ -290,5 +291,34 @@ fn a_timeout_leaves_the_source_usable() {
         .unwrap()
         .unwrap();
     assert_eq!(n, 9);
+    lp.close().unwrap();
+}
+
+fn an_emission_on_another_thread_is_queued_to_the_loop() {
+    let lp = EventLoop::new().unwrap();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    // QThread emits finished() on the thread it manages, just before it ends.
+    let worker = qt::spawn_qthread("emitter", move || {
+        wait.recv().unwrap();
+        std::thread::current().id()
+    });
+    let object = worker.object().expect("a QThread");
+    assert!(
+        object.class_name().contains("QThread"),
+        "{}",
+        object.class_name()
+    );
+    let mut finished = qt::signal(&object, "finished()").unwrap();
+    go.send(()).unwrap();
+    let loop_thread = std::thread::current().id();
+    let (args, on) = lp
+        .run_until_complete(async move {
+            let args = qtloop::timeout(10.0, finished.next()).await;
+            (args, std::thread::current().id())
+        })
+        .unwrap();
+    assert!(args.expect("finished() within 10 s").unwrap().is_empty());
+    assert_eq!(on, loop_thread);
+    assert_ne!(worker.join().unwrap(), loop_thread);
     lp.close().unwrap();
 }
