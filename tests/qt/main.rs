@@ -175,6 +175,28 @@ pub fn server() -> &'static http::Server {
     SERVER.get_or_init(http::Server::start)
 }
 
+/// How many of the suite server's log lines start with `prefix` (the
+/// server is shared: compare with a count taken before).
+pub fn server_count(prefix: &str) -> usize {
+    server()
+        .events()
+        .iter()
+        .filter(|e| e.starts_with(prefix))
+        .count()
+}
+
+/// Whether, within 10 s, more than `before` log lines start with `prefix`.
+pub fn server_saw_more(prefix: &str, before: usize) -> bool {
+    let end = std::time::Instant::now() + Duration::from_secs(10);
+    while server_count(prefix) <= before {
+        if std::time::Instant::now() > end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn trial(name: &'static str, case: Case) -> Trial {
