@@ -14,11 +14,10 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/fetch_window.rs"]
+mod fetch_window;
 #[path = "common/http.rs"]
 mod http;
-
-use std::rc::Rc;
-use std::time::Duration;
 
 use cxx_qt_lib::{QString, QVariant};
 use qtloop::qml::{register_job, QmlApp};
@@ -27,10 +26,8 @@ use qtloop::EventLoop;
 
 fn main() -> qtloop::Result<()> {
     let opts = common::Options::parse("fetch");
-    let tick = opts.tick.unwrap_or(Duration::from_millis(60));
-    let server = http::Server::start();
-    let url = server.url(&format!("/json?chunks=20&delay_ms={}", tick.as_millis()));
-    let mut app = QmlApp::new()?;
+    let (server, url) = fetch_window::serve(&opts);
+    let app = QmlApp::new()?;
     let lp = EventLoop::new()?;
 
     register_job("fetch", |ctx| async move {
@@ -56,50 +53,6 @@ fn main() -> qtloop::Result<()> {
         Ok::<_, qtloop::Error>(QVariant::from(&QString::from(&*text)))
     });
 
-    app.load_source(include_str!("../qml/fetch.qml"), "fetch.qml")?;
-    app.set_property(
-        "window",
-        "url",
-        &QVariant::from(&QString::from(url.as_str())),
-    )?;
-    if let Some(done) = common::run_windowed(&opts, &lp) {
-        return done;
-    }
-    let app = Rc::new(app);
-    let a = app.clone();
-    lp.run_until_complete(async move {
-        let progress = |a: &QmlApp| {
-            a.property("fetch", "progress")
-                .ok()
-                .and_then(|p| p.value::<f64>())
-                .unwrap_or(0.0)
-        };
-        // A user presses Fetch, changes their mind at 25 %, then fetches
-        // again and waits.
-        a.click("button")?;
-        while progress(&a) < 0.25 {
-            qtloop::sleep(0.005).await?;
-        }
-        a.click("button")?;
-        a.click("button")?;
-        while !a.string_property("window", "log")?.contains("finished") {
-            qtloop::sleep(0.01).await?;
-        }
-        qtloop::sleep(0.05).await
-    })??;
-    println!("log: {}", app.string_property("window", "log")?);
-    let closed = server.wait_for("closed after", Duration::from_secs(5));
-    println!("server: {}", closed.as_deref().unwrap_or("no hang-up seen"));
-    println!(
-        "server: {} requests",
-        server
-            .events()
-            .iter()
-            .filter(|e| e.starts_with("GET"))
-            .count()
-    );
-    app.save_screenshot(&opts.screenshot)?;
-    println!("Screenshot: {}", opts.screenshot_display());
-    drop(app);
+    fetch_window::run(app, &lp, &opts, &server, &url, "qtloop: fetch")?;
     lp.close()
 }

@@ -161,27 +161,9 @@ fn join_waits_for_both_concurrently() {
     let (a, b) = lp
         .run_until_complete(async {
             let http = Http::for_this_thread().unwrap();
-            qtloop::join(
-                async {
-                    http.get(&server().url("/json?chunks=2&delay_ms=1000"))
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap()
-                        .len()
-                },
-                async {
-                    http.get(&server().url("/json?chunks=2&delay_ms=1000"))
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap()
-                        .len()
-                },
-            )
-            .await
+            let url = server().url("/json?chunks=2&delay_ms=1000");
+            let fetch = || async { http.get(&url).await.unwrap().bytes().await.unwrap().len() };
+            qtloop::join(fetch(), fetch()).await
         })
         .unwrap();
     assert_eq!(a, b);
