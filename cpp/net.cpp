@@ -14,11 +14,8 @@ rust::Str bytes_str(const QByteArray &b)
     return rust::Str(b.constData(), static_cast<std::size_t>(b.size()));
 }
 
-rust::Slice<const std::uint8_t> bytes_slice(const QByteArray &b)
-{
-    return rust::Slice<const std::uint8_t>(reinterpret_cast<const std::uint8_t *>(b.constData()),
-                                           static_cast<std::size_t>(b.size()));
-}
+// Qt reads the socket ahead by at most this much.
+constexpr qint64 read_buffer_size = 1 << 20;
 
 QByteArray to_bytes(const rust::String &s)
 {
@@ -35,15 +32,12 @@ std::unique_ptr<QNetworkAccessManager> new_network_manager()
 HttpReply::HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink)
     : reply_(reply), sink_(std::move(sink))
 {
+    reply->setReadBufferSize(read_buffer_size);
     // All of these run on the manager's (the loop's) thread.
+    connections_.push_back(QObject::connect(reply, &QNetworkReply::metaDataChanged,
+                                            [this] { report_meta(false); }));
     connections_.push_back(
-        QObject::connect(reply, &QNetworkReply::metaDataChanged, [this] { report_meta(); }));
-    connections_.push_back(QObject::connect(reply, &QIODevice::readyRead, [this] {
-        const QByteArray data = reply_->readAll();
-        if (!data.isEmpty()) {
-            sink_->on_data(bytes_slice(data));
-        }
-    }));
+        QObject::connect(reply, &QIODevice::readyRead, [this] { sink_->on_readable(); }));
     connections_.push_back(QObject::connect(
         reply, &QNetworkReply::downloadProgress,
         [this](qint64 received, qint64 total) { sink_->on_download_progress(received, total); }));
@@ -51,11 +45,7 @@ HttpReply::HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink)
         reply, &QNetworkReply::uploadProgress,
         [this](qint64 sent, qint64 total) { sink_->on_upload_progress(sent, total); }));
     connections_.push_back(QObject::connect(reply, &QNetworkReply::finished, [this] {
-        const QByteArray rest = reply_->isOpen() ? reply_->readAll() : QByteArray();
-        if (!rest.isEmpty()) {
-            sink_->on_data(bytes_slice(rest));
-        }
-        report_meta();
+        report_meta(true);
         sink_->on_finished(static_cast<std::int32_t>(reply_->error()),
                            rust::String(reply_->errorString().toStdString()));
     }));
@@ -83,10 +73,30 @@ void HttpReply::abort() const
     }
 }
 
-void HttpReply::report_meta() const
+rust::Vec<std::uint8_t> HttpReply::read(std::size_t max) const
+{
+    rust::Vec<std::uint8_t> out;
+    if (!reply_ || !reply_->isOpen()) {
+        return out;
+    }
+    const QByteArray data = reply_->read(static_cast<qint64>(max));
+    out.reserve(static_cast<std::size_t>(data.size()));
+    for (char c : data) {
+        out.push_back(static_cast<std::uint8_t>(c));
+    }
+    return out;
+}
+
+void HttpReply::report_meta(bool final) const
 {
     const QVariant status = reply_->attribute(QNetworkRequest::HttpStatusCodeAttribute);
     if (!status.isValid()) {
+        return;
+    }
+    // A redirect that Qt is about to follow is not the answer.
+    const int code = status.toInt();
+    if (!final && code >= 300 && code < 400
+        && reply_->attribute(QNetworkRequest::RedirectionTargetAttribute).isValid()) {
         return;
     }
     const QByteArray reason =
@@ -113,10 +123,22 @@ std::unique_ptr<HttpReply> start_request(const QNetworkAccessManager &manager, r
         request.setTransferTimeout(timeout_ms);
     }
     const QByteArray verb(method.data(), static_cast<qsizetype>(method.size()));
+    const QByteArray data(reinterpret_cast<const char *>(body.data()),
+                          static_cast<qsizetype>(body.size()));
     QNetworkReply *reply = nullptr;
-    if (has_body) {
-        const QByteArray data(reinterpret_cast<const char *>(body.data()),
-                              static_cast<qsizetype>(body.size()));
+    // The standard verbs through their own calls: Qt knows, for one, that a
+    // HEAD reply has no body (as a custom verb it would wait for one).
+    if (verb == "GET" && !has_body) {
+        reply = m.get(request);
+    } else if (verb == "HEAD" && !has_body) {
+        reply = m.head(request);
+    } else if (verb == "DELETE" && !has_body) {
+        reply = m.deleteResource(request);
+    } else if (verb == "POST") {
+        reply = m.post(request, data);
+    } else if (verb == "PUT") {
+        reply = m.put(request, data);
+    } else if (has_body) {
         reply = m.sendCustomRequest(request, verb, data);
     } else {
         reply = m.sendCustomRequest(request, verb);

@@ -22,7 +22,9 @@ std::unique_ptr<QNetworkAccessManager> new_network_manager();
 
 // Owns the QNetworkReply (deleted later, aborted first if it has not
 // finished) unless the manager destroys it first; after that the QPointer
-// is null and the sink has been told.
+// is null and the sink has been told. Its read buffer is bounded: Rust
+// pulls the body as it is consumed, and Qt stops reading the socket while
+// the buffer is full (backpressure instead of an unbounded queue).
 class HttpReply {
 public:
     HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink);
@@ -30,9 +32,12 @@ public:
     HttpReply(const HttpReply &) = delete;
     HttpReply &operator=(const HttpReply &) = delete;
     void abort() const;
+    // Up to `max` bytes of the body that Qt has buffered (empty if none).
+    rust::Vec<std::uint8_t> read(std::size_t max) const;
 
 private:
-    void report_meta() const;
+    // `final`: the reply has finished, so a redirect's status is the answer.
+    void report_meta(bool final) const;
 
     QPointer<QNetworkReply> reply_;
     rust::Box<ReplySink> sink_;

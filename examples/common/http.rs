@@ -5,6 +5,10 @@
 //! - `GET /json`: a JSON catalog (`?chunks=N&delay_ms=D`: sent in N pieces
 //!   with D ms between them, so a progress bar has something to show);
 //! - `/echo` (any method): the request body back, with `X-Echo-Method`;
+//! - `HEAD /json`: its headers (a Content-Length, no body);
+//! - `GET /redirect?n=N`: N redirects (`X-Hop: N`), then 200 `done`
+//!   with `X-Final: yes`;
+//! - `GET /status?code=N`: that status, body `status`;
 //! - `GET /slow?kib=N&delay_ms=D`: N KiB, 1 KiB every D ms; logs
 //!   `closed after N bytes` if the client hangs up first, else
 //!   `completed /slow`.
@@ -144,6 +148,32 @@ impl Server {
                         self.record("completed /slow".into());
                     }
                     ok
+                }
+                ("HEAD", "/json") => {
+                    // The length of the body a GET would get, and no body.
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        catalog().len()
+                    );
+                    out.write_all(head.as_bytes()).is_ok()
+                }
+                ("GET", "/redirect") => {
+                    let n = arg("n", 0);
+                    let head = if n > 0 {
+                        format!(
+                            "HTTP/1.1 302 Found\r\nLocation: /redirect?n={}\r\nX-Hop: {n}\r\nContent-Length: 0\r\n\r\n",
+                            n - 1
+                        )
+                    } else {
+                        "HTTP/1.1 200 OK\r\nX-Final: yes\r\nContent-Length: 4\r\n\r\ndone".into()
+                    };
+                    out.write_all(head.as_bytes()).is_ok()
+                }
+                ("GET", "/status") => {
+                    let code = arg("code", 200);
+                    let head =
+                        format!("HTTP/1.1 {code} Whatever\r\nContent-Length: 6\r\n\r\nstatus");
+                    out.write_all(head.as_bytes()).is_ok()
                 }
                 _ => out
                     .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")

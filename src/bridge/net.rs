@@ -11,7 +11,7 @@ pub(crate) mod bridge {
     extern "Rust" {
         type ReplySink;
         fn on_meta(self: &ReplySink, status: i32, reason: &str, headers: Vec<String>);
-        fn on_data(self: &ReplySink, data: &[u8]);
+        fn on_readable(self: &ReplySink);
         fn on_download_progress(self: &ReplySink, received: i64, total: i64);
         fn on_upload_progress(self: &ReplySink, sent: i64, total: i64);
         fn on_finished(self: &ReplySink, error: i32, message: String);
@@ -38,6 +38,7 @@ pub(crate) mod bridge {
             sink: Box<ReplySink>,
         ) -> UniquePtr<HttpReply>;
         fn abort(self: &HttpReply);
+        fn read(self: &HttpReply, max: usize) -> Vec<u8>;
     }
 }
 
@@ -46,7 +47,8 @@ pub(crate) use bridge::*;
 /// What a reply reports (given behaviour by the driver floor).
 pub(crate) trait ReplyEvents {
     fn meta(&self, status: u16, reason: &str, headers: Vec<String>);
-    fn data(&self, data: &[u8]);
+    /// Qt has body bytes to read (`HttpReply::read`).
+    fn readable(&self);
     fn download_progress(&self, received: i64, total: i64);
     fn upload_progress(&self, sent: i64, total: i64);
     fn finished(&self, error: i32, message: String);
@@ -61,8 +63,8 @@ impl ReplySink {
         self.0
             .meta(u16::try_from(status).unwrap_or(0), reason, headers);
     }
-    fn on_data(&self, data: &[u8]) {
-        self.0.data(data);
+    fn on_readable(&self) {
+        self.0.readable();
     }
     fn on_download_progress(&self, received: i64, total: i64) {
         self.0.download_progress(received, total);

@@ -12,8 +12,8 @@ impl ReplyEvents for Guarded {
     fn meta(&self, status: u16, reason: &str, headers: Vec<String>) {
         super::sink::guard(|| self.0.meta(status, reason, headers));
     }
-    fn data(&self, data: &[u8]) {
-        super::sink::guard(|| self.0.data(data));
+    fn readable(&self) {
+        super::sink::guard(|| self.0.readable());
     }
     fn download_progress(&self, received: i64, total: i64) {
         super::sink::guard(|| self.0.download_progress(received, total));

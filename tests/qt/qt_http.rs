@@ -24,6 +24,11 @@ cases!(qt_http:
     the_managers_destruction_mid_await_fails_the_request,
     one_manager_per_thread,
     qt_fetch_example_cancels_then_fills_the_list,
+    redirects_give_the_final_answer_and_head_has_no_body,
+    every_http_status_is_a_response,
+    every_progress_stream_sees_every_event,
+    a_bad_header_or_method_is_refused,
+    a_slow_reader_holds_the_server_back,
 );
 
 fn get_post_put_and_delete() {
@@ -250,7 +255,7 @@ fn the_managers_destruction_mid_await_fails_the_request() {
             let resp = http.get(&server().url("/slow?kib=256&delay_ms=20")).await?;
             let body = qtloop::spawn_local(resp.bytes());
             qtloop::sleep(0.05).await?;
-            drop(http); // the last clone: Qt destroys the manager and its replies
+            http.close(); // Qt destroys the manager and its replies
             Ok::<_, Error>(qtloop::timeout(10.0, body).await)
         })
         .unwrap()
@@ -269,7 +274,12 @@ fn the_managers_destruction_mid_await_fails_the_request() {
             let http = Http::new()?;
             let pending =
                 qtloop::spawn_local(http.get(&server().url("/json?chunks=2&delay_ms=0")).send());
-            drop(http);
+            http.close();
+            assert!(http.is_closed());
+            assert!(matches!(
+                http.get("http://127.0.0.1:1/").await,
+                Err(Error::Closed)
+            ));
             Ok::<_, Error>(qtloop::timeout(10.0, pending).await)
         })
         .unwrap()
@@ -318,4 +328,137 @@ pub fn check_fetch_example(name: &str) {
         let got = rgb_at(&image, 27, 127 + 30 * row);
         assert!(close_to(got, want), "row {row}: {got:?}");
     }
+}
+
+fn redirects_give_the_final_answer_and_head_has_no_body() {
+    let lp = EventLoop::new().unwrap();
+    lp.run_until_complete(async {
+        // A temporary manager: the request keeps it alive.
+        let resp = Http::new()?.get(&server().url("/redirect?n=2")).await?;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.header("X-Final"), Some("yes"));
+        assert_eq!(resp.header("X-Hop"), None);
+        assert_eq!(resp.text().await?, "done");
+        let head = qtloop::timeout(10.0, async {
+            let resp = Http::for_this_thread()?
+                .request("HEAD", &server().url("/json"))
+                .await?;
+            let length = resp.header("Content-Length").map(str::to_owned);
+            Ok::<_, Error>((length, resp.bytes().await?))
+        })
+        .await
+        .expect("HEAD ended: it has no body to wait for")?;
+        assert_eq!(head.0, Some(http::catalog().len().to_string()));
+        assert!(head.1.is_empty());
+        Ok::<_, Error>(())
+    })
+    .unwrap()
+    .unwrap();
+    lp.close().unwrap();
+}
+
+fn every_http_status_is_a_response() {
+    let lp = EventLoop::new().unwrap();
+    for code in [400u16, 401, 403, 404, 407, 418, 500, 503] {
+        let (status, body) = lp
+            .run_until_complete(async move {
+                let http = Http::for_this_thread()?;
+                let resp = http
+                    .get(&server().url(&format!("/status?code={code}")))
+                    .await?;
+                Ok::<_, Error>((resp.status(), resp.text().await?))
+            })
+            .unwrap()
+            .unwrap_or_else(|e| panic!("{code}: {e}"));
+        assert_eq!((status, body.as_str()), (code, "status"));
+    }
+    lp.close().unwrap();
+}
+
+fn every_progress_stream_sees_every_event() {
+    let lp = EventLoop::new().unwrap();
+    let (a, b, c, unsent) = lp
+        .run_until_complete(async {
+            let http = Http::new()?;
+            let request = http.get(&server().url("/slow?kib=32&delay_ms=10"));
+            let a = qtloop::spawn_local(request.progress().collect::<Vec<_>>());
+            let resp = request.send().await?;
+            let b = qtloop::spawn_local(resp.progress().collect::<Vec<_>>());
+            let c = qtloop::spawn_local(resp.progress().collect::<Vec<_>>());
+            resp.bytes().await?;
+            // A request never sent: its progress ends at once.
+            let never = http.get(&server().url("/json"));
+            let p = never.progress();
+            drop(never);
+            let unsent = qtloop::timeout(5.0, p.collect::<Vec<_>>()).await;
+            Ok::<_, Error>((a.await.unwrap(), b.await.unwrap(), c.await.unwrap(), unsent))
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.last(), Some(&(32 * 1024, Some(32 * 1024))), "{a:?}");
+    assert_eq!(a, b);
+    assert_eq!(b, c);
+    assert_eq!(unsent.expect("ended"), vec![]);
+    lp.close().unwrap();
+}
+
+fn a_bad_header_or_method_is_refused() {
+    let lp = EventLoop::new().unwrap();
+    let before = count("GET /echo");
+    let results = lp
+        .run_until_complete(async {
+            let http = Http::new()?;
+            let url = server().url("/echo");
+            let mut out = Vec::new();
+            for r in [
+                http.get(&url).header("X-A", "1\r\nX-Injected: yes"),
+                http.get(&url).header("X-B\r\nX-Injected: yes", "2"),
+                http.get(&url).header("", "2"),
+                http.request("GET /echo HTTP/1.1\r\nX: 1\r\n\r\nGET", &url),
+                http.request("", &url),
+            ] {
+                out.push(r.await.map(|r| r.status()));
+            }
+            Ok::<_, Error>(out)
+        })
+        .unwrap()
+        .unwrap();
+    for r in results {
+        assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
+    }
+    assert_eq!(count("GET /echo"), before, "nothing reached the server");
+    lp.close().unwrap();
+}
+
+fn a_slow_reader_holds_the_server_back() {
+    let lp = EventLoop::new().unwrap();
+    let before = count("completed /slow");
+    let size = lp
+        .run_until_complete(async move {
+            let http = Http::new()?;
+            // 64 MiB as fast as the server can write it.
+            let mut body = http
+                .get(&server().url("/slow?kib=65536&delay_ms=0"))
+                .await?
+                .chunks();
+            let first = body.next().await.unwrap()?.len();
+            // The reader pauses: Qt's buffer fills, Qt stops reading the
+            // socket, and the server cannot finish.
+            qtloop::sleep(1.0).await?;
+            assert_eq!(
+                count("completed /slow"),
+                before,
+                "the body was not held back"
+            );
+            let mut size = first;
+            while let Some(chunk) = body.next().await {
+                size += chunk?.len();
+            }
+            Ok::<_, Error>(size)
+        })
+        .unwrap()
+        .unwrap();
+    assert_eq!(size, 64 << 20);
+    assert!(server_saw_more("completed /slow", before));
+    lp.close().unwrap();
 }

@@ -30,13 +30,18 @@ use crate::error::{Error, Result};
 pub use reply::{Chunks, Progress, Response, ResponseFuture};
 use reply::{Events, Reply, Shared};
 
-/// A `QNetworkAccessManager` on this thread; clones share it. Requests
-/// started from it end with [`Error::ObjectDestroyed`] if the last clone is
-/// dropped while they are in flight (Qt destroys a manager's replies with
-/// it).
+/// The manager, shared by an `Http`'s clones and the replies in flight;
+/// null once closed.
+pub(crate) type Manager = Rc<RefCell<UniquePtr<QNetworkAccessManager>>>;
+
+/// A `QNetworkAccessManager` on this thread; clones share it, and so do
+/// the requests in flight (`Http::new()?.get(url).await` keeps it alive).
+/// [`close`](Self::close) destroys it at once, as Qt code deleting its
+/// manager would: the requests in flight then fail with
+/// [`Error::ObjectDestroyed`] (Qt destroys a manager's replies with it).
 #[derive(Clone)]
 pub struct Http {
-    manager: Rc<UniquePtr<QNetworkAccessManager>>,
+    manager: Manager,
 }
 
 thread_local! {
@@ -68,7 +73,7 @@ impl Http {
             return Err(Error::Qt("could not create a QNetworkAccessManager".into()));
         }
         Ok(Self {
-            manager: Rc::new(manager),
+            manager: Rc::new(RefCell::new(manager)),
         })
     }
 
@@ -84,8 +89,25 @@ impl Http {
         })
     }
 
-    /// A request with any method (`"PATCH"`, `"HEAD"`, ...).
+    /// Destroys the manager now: requests in flight fail with
+    /// [`Error::ObjectDestroyed`], later ones with [`Error::Closed`].
+    pub fn close(&self) {
+        let manager = std::mem::replace(&mut *self.manager.borrow_mut(), UniquePtr::null());
+        // Dropped outside the borrow: Qt destroys the replies, which report it.
+        drop(manager);
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.manager.borrow().is_null()
+    }
+
+    /// A request with any method (`"PATCH"`, `"HEAD"`, ...). A method that
+    /// is not an HTTP token fails the request with
+    /// [`Error::InvalidArgument`] when it is sent.
     pub fn request(&self, method: &str, url: &str) -> Request {
+        let invalid = (!is_token(method))
+            .then(|| Error::InvalidArgument(format!("{method:?} is not an HTTP method")));
         Request {
             http: self.clone(),
             method: method.to_owned(),
@@ -94,6 +116,8 @@ impl Http {
             body: None,
             timeout: None,
             state: Shared::default(),
+            invalid,
+            sent: false,
         }
     }
 
@@ -122,6 +146,7 @@ impl std::fmt::Debug for Http {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Http")
             .field("clones", &Rc::strong_count(&self.manager))
+            .field("closed", &self.is_closed())
             .finish()
     }
 }
@@ -136,11 +161,32 @@ pub struct Request {
     body: Option<Vec<u8>>,
     timeout: Option<Duration>,
     state: Shared,
+    /// Why it cannot be sent (a bad method or header), reported by `send`.
+    invalid: Option<Error>,
+    sent: bool,
+}
+
+/// RFC 9110's token: what a method or a header name may be made of.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 impl Request {
-    /// Adds a header.
+    /// Adds a header. A name that is not an HTTP token, or a value with
+    /// CR, LF or NUL (which would inject headers), fails the request with
+    /// [`Error::InvalidArgument`] when it is sent.
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        if !is_token(name) {
+            self.invalid.get_or_insert_with(|| {
+                Error::InvalidArgument(format!("{name:?} is not an HTTP header name"))
+            });
+        } else if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            self.invalid.get_or_insert_with(|| {
+                Error::InvalidArgument(format!("the value of header {name} has CR, LF or NUL"))
+            });
+        }
         self.headers.push(name.to_owned());
         self.headers.push(value.to_owned());
         self
@@ -172,8 +218,18 @@ impl Request {
     }
 
     /// Starts the request now; the future gives the [`Response`] when its
-    /// status and headers arrive. Dropping the future aborts it.
-    pub fn send(self) -> ResponseFuture {
+    /// status and headers arrive (after the redirects Qt follows). Dropping
+    /// the future aborts it.
+    pub fn send(mut self) -> ResponseFuture {
+        self.sent = true;
+        let failed = |e| ResponseFuture {
+            reply: None,
+            error: Some(e),
+        };
+        if let Some(e) = self.invalid.take() {
+            reply::end(&self.state, "the request was not sent");
+            return failed(e);
+        }
         let timeout_ms = self.timeout.map_or(0, |t| {
             i32::try_from(t.as_millis().max(1)).unwrap_or(i32::MAX)
         });
@@ -184,16 +240,34 @@ impl Request {
             body: self.body.as_deref(),
             timeout_ms,
         };
-        let qt = ffi::start(
-            &self.http.manager,
-            &out,
-            Box::new(Events(self.state.clone())),
-        );
+        let events = Box::new(Events(self.state.clone()));
+        let qt = {
+            let manager = self.http.manager.borrow();
+            match manager.as_ref() {
+                Some(m) => ffi::start(m, &out, events),
+                None => {
+                    drop(manager);
+                    reply::end(&self.state, "the Http was closed");
+                    return failed(Error::Closed);
+                }
+            }
+        };
         ResponseFuture {
             reply: Some(Reply {
                 qt,
-                state: self.state,
+                state: self.state.clone(),
+                _manager: self.http.manager.clone(),
             }),
+            error: None,
+        }
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        if !self.sent {
+            // Its progress streams must not wait for a reply that never comes.
+            reply::end(&self.state, "the request was not sent");
         }
     }
 }

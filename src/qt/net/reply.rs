@@ -2,7 +2,6 @@
 //! streams that read it. Everything lives on the loop's thread.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
@@ -22,23 +21,29 @@ pub(crate) struct Meta {
     pub(crate) headers: Vec<(String, String)>,
 }
 
-/// One direction's progress events, in order.
+/// One direction's progress events, in order, for every stream that reads
+/// them (each keeps its own place).
 #[derive(Default)]
-pub(crate) struct ProgressQueue {
-    events: VecDeque<(u64, Option<u64>)>,
-    last: Option<(u64, Option<u64>)>,
-    waker: Option<Waker>,
+pub(crate) struct ProgressLog {
+    events: Vec<(u64, Option<u64>)>,
+    wakers: Vec<Waker>,
 }
 
-impl ProgressQueue {
+impl ProgressLog {
     fn push(&mut self, done: i64, total: i64) {
         let event = (done.max(0) as u64, (total >= 0).then_some(total as u64));
+        let last = self.events.last().copied();
         // Qt repeats the last figure at the end, and reports an upload as
         // (0, 0) once it is over: neither is news.
-        let done_reset = event == (0, Some(0)) && self.last.is_some_and(|l| l.0 > 0);
-        if self.last != Some(event) && !done_reset {
-            self.last = Some(event);
-            self.events.push_back(event);
+        let done_reset = event == (0, Some(0)) && last.is_some_and(|l| l.0 > 0);
+        if last != Some(event) && !done_reset {
+            self.events.push(event);
+        }
+    }
+
+    fn register(&mut self, waker: &Waker) {
+        if !self.wakers.iter().any(|w| w.will_wake(waker)) {
+            self.wakers.push(waker.clone());
         }
     }
 }
@@ -46,22 +51,24 @@ impl ProgressQueue {
 #[derive(Default)]
 pub(crate) struct State {
     meta: Option<Meta>,
-    chunks: VecDeque<Vec<u8>>,
     /// Qt's error code and text once `finished` came.
     finished: Option<(i32, String)>,
     destroyed: bool,
     body_waker: Option<Waker>,
-    pub(crate) download: ProgressQueue,
-    pub(crate) upload: ProgressQueue,
+    pub(crate) download: ProgressLog,
+    pub(crate) upload: ProgressLog,
 }
 
 impl State {
     /// The failure that ends the reply, if it ended in one. An HTTP error
-    /// status (Qt's 201-299 and 401-499) is not: its body is complete.
+    /// status is not: Qt reports 4xx and 5xx as errors (201-299, 401-499,
+    /// and others such as 302 for a 400 or 105 for a 407), but the body
+    /// is complete.
     fn failure(&self) -> Option<Error> {
         if let Some((code, message)) = &self.finished {
-            let http_status = self.meta.as_ref().is_some_and(|m| m.status > 0)
-                && matches!(code, 201..=299 | 401..=499);
+            let status = self.meta.as_ref().map_or(0, |m| m.status);
+            let http_status =
+                status >= 400 || (status > 0 && matches!(code, 201..=299 | 401..=499));
             if *code != 0 && !http_status {
                 return Some(Error::Network {
                     code: *code,
@@ -91,18 +98,31 @@ impl Events {
         let wakers: Vec<Waker> = {
             let mut s = self.0.borrow_mut();
             f(&mut s);
-            let ended = s.ended();
-            let mut w: Vec<Waker> = s.body_waker.take().into_iter().collect();
-            if ended || !s.download.events.is_empty() {
-                w.extend(s.download.waker.take());
-            }
-            if ended || !s.upload.events.is_empty() {
-                w.extend(s.upload.waker.take());
-            }
-            w
+            take_wakers(&mut s)
         };
         wakers.into_iter().for_each(Waker::wake);
     }
+}
+
+/// Everyone waiting on the reply: its body's reader and its progress streams.
+fn take_wakers(s: &mut State) -> Vec<Waker> {
+    let mut w: Vec<Waker> = s.body_waker.take().into_iter().collect();
+    w.append(&mut s.download.wakers);
+    w.append(&mut s.upload.wakers);
+    w
+}
+
+/// Ends a reply that Qt will say no more about (never sent, or dropped:
+/// the C++ reply disconnects before it aborts) and wakes its readers.
+pub(crate) fn end(state: &Shared, message: &str) {
+    let wakers = {
+        let mut s = state.borrow_mut();
+        if !s.ended() {
+            s.finished = Some((5, message.to_owned()));
+        }
+        take_wakers(&mut s)
+    };
+    wakers.into_iter().for_each(Waker::wake);
 }
 
 impl ReplyEvents for Events {
@@ -119,9 +139,8 @@ impl ReplyEvents for Events {
         };
         self.update(|s| s.meta = Some(meta));
     }
-    fn data(&self, data: &[u8]) {
-        let chunk = data.to_vec();
-        self.update(|s| s.chunks.push_back(chunk));
+    fn readable(&self) {
+        self.update(|_| {});
     }
     fn download_progress(&self, received: i64, total: i64) {
         self.update(|s| s.download.push(received, total));
@@ -137,27 +156,17 @@ impl ReplyEvents for Events {
     }
 }
 
-/// Owns the Qt reply (dropping it aborts an unfinished one).
+/// Owns the Qt reply (dropping it aborts an unfinished one), and keeps its
+/// manager alive.
 pub(crate) struct Reply {
     pub(crate) qt: UniquePtr<HttpReply>,
     pub(crate) state: Shared,
+    pub(crate) _manager: super::Manager,
 }
 
 impl Drop for Reply {
     fn drop(&mut self) {
-        // The C++ reply disconnects before it aborts: end the progress
-        // streams that outlive it here.
-        let wakers: Vec<Waker> = {
-            let mut s = self.state.borrow_mut();
-            if !s.ended() {
-                s.finished = Some((5, "Operation canceled".into()));
-            }
-            [s.download.waker.take(), s.upload.waker.take()]
-                .into_iter()
-                .flatten()
-                .collect()
-        };
-        wakers.into_iter().for_each(Waker::wake);
+        end(&self.state, "Operation canceled");
     }
 }
 
@@ -166,12 +175,17 @@ impl Drop for Reply {
 #[must_use = "futures do nothing unless awaited; dropping it aborts the request"]
 pub struct ResponseFuture {
     pub(crate) reply: Option<Reply>,
+    /// Why the request could not be sent.
+    pub(crate) error: Option<Error>,
 }
 
 impl Future for ResponseFuture {
     type Output = Result<Response>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Response>> {
+        if let Some(e) = self.error.take() {
+            return Poll::Ready(Err(e));
+        }
         let Some(reply) = self.reply.as_ref() else {
             return Poll::Ready(Err(Error::Failed(
                 "ResponseFuture polled after it completed".into(),
@@ -179,12 +193,20 @@ impl Future for ResponseFuture {
         };
         let meta = {
             let mut s = reply.state.borrow_mut();
-            if let Some(meta) = s.meta.clone() {
+            // A redirect's status is not the answer while Qt may still
+            // follow it (it says so by finishing, or with later headers).
+            let redirect = s.meta.as_ref().is_some_and(|m| {
+                (300..400).contains(&m.status)
+                    && m.headers
+                        .iter()
+                        .any(|(k, _)| k.eq_ignore_ascii_case("location"))
+            });
+            if let Some(meta) = s.meta.clone().filter(|_| !redirect || s.finished.is_some()) {
                 meta
             } else if let Some(e) = s.failure() {
                 return Poll::Ready(Err(e));
             } else if s.finished.is_some() {
-                // Finished without HTTP (a file: or data: URL).
+                // Finished without an HTTP status and without an error.
                 Meta::default()
             } else {
                 s.body_waker = Some(cx.waker().clone());
@@ -304,10 +326,17 @@ impl Stream for Chunks {
         let Some(reply) = self.reply.as_ref() else {
             return Poll::Ready(None);
         };
-        let mut s = reply.state.borrow_mut();
-        if let Some(chunk) = s.chunks.pop_front() {
+        // Pulled from Qt's bounded buffer as it is consumed: a slow reader
+        // makes Qt stop reading the socket, not the queue grow.
+        let chunk = reply
+            .qt
+            .as_ref()
+            .map(|qt| qt.read(CHUNK))
+            .unwrap_or_default();
+        if !chunk.is_empty() {
             return Poll::Ready(Some(Ok(chunk)));
         }
+        let mut s = reply.state.borrow_mut();
         if s.ended() {
             let failure = s.failure();
             drop(s);
@@ -319,12 +348,17 @@ impl Stream for Chunks {
     }
 }
 
+/// The most a chunk of the body holds.
+const CHUNK: usize = 64 * 1024;
+
 /// Progress of a transfer: `(done, total)` in order, `total` `None` when
-/// unknown; ends when the reply ends.
+/// unknown; ends when the reply ends. Every stream of a reply sees every
+/// event.
 #[must_use = "streams do nothing unless polled"]
 pub struct Progress {
     state: Shared,
     upload: bool,
+    next: usize,
 }
 
 impl Progress {
@@ -332,6 +366,7 @@ impl Progress {
         Self {
             state,
             upload: false,
+            next: 0,
         }
     }
 
@@ -339,6 +374,7 @@ impl Progress {
         Self {
             state,
             upload: true,
+            next: 0,
         }
     }
 }
@@ -346,21 +382,23 @@ impl Progress {
 impl Stream for Progress {
     type Item = (u64, Option<u64>);
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let mut s = self.state.borrow_mut();
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let mut s = this.state.borrow_mut();
         let ended = s.ended();
-        let q = if self.upload {
+        let log = if this.upload {
             &mut s.upload
         } else {
             &mut s.download
         };
-        if let Some(e) = q.events.pop_front() {
+        if let Some(e) = log.events.get(this.next).copied() {
+            this.next += 1;
             return Poll::Ready(Some(e));
         }
         if ended {
             return Poll::Ready(None);
         }
-        q.waker = Some(cx.waker().clone());
+        log.register(cx.waker());
         Poll::Pending
     }
 }
