@@ -339,6 +339,15 @@ fn redirects_give_the_final_answer_and_head_has_no_body() {
         assert_eq!(resp.header("X-Final"), Some("yes"));
         assert_eq!(resp.header("X-Hop"), None);
         assert_eq!(resp.text().await?, "done");
+        // A zero timeout is none; a redirect loop is Qt's error 10, not a 302.
+        let looped = Http::new()?
+            .get(&server().url("/redirect?n=60"))
+            .timeout(std::time::Duration::ZERO)
+            .await;
+        assert!(
+            matches!(looped, Err(Error::Network { code: 10, .. })),
+            "{looped:?}"
+        );
         let head = qtloop::timeout(10.0, async {
             let resp = Http::for_this_thread()?
                 .request("HEAD", &server().url("/json"))

@@ -199,10 +199,11 @@ impl Request {
     }
 
     /// Aborts the transfer when no data moves for `timeout` (Qt's
-    /// transfer timeout); it then fails with [`Error::Network`]. For a
-    /// deadline on the whole exchange, wrap it in [`crate::timeout`].
+    /// transfer timeout); it then fails with [`Error::Network`]. Zero means
+    /// none (Qt's default). For a deadline on the whole exchange, wrap it
+    /// in [`crate::timeout`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.timeout = (!timeout.is_zero()).then_some(timeout);
         self
     }
 

@@ -201,9 +201,14 @@ impl Future for ResponseFuture {
                         .iter()
                         .any(|(k, _)| k.eq_ignore_ascii_case("location"))
             });
+            let failure = s.failure();
+            if let (true, Some(e)) = (redirect, &failure) {
+                // Qt gave up on it (a loop, too many hops).
+                return Poll::Ready(Err(e.clone()));
+            }
             if let Some(meta) = s.meta.clone().filter(|_| !redirect || s.finished.is_some()) {
                 meta
-            } else if let Some(e) = s.failure() {
+            } else if let Some(e) = failure {
                 return Poll::Ready(Err(e));
             } else if s.finished.is_some() {
                 // Finished without an HTTP status and without an error.
