@@ -35,7 +35,7 @@ HttpReply::HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink)
     reply->setReadBufferSize(read_buffer_size);
     // All of these run on the manager's (the loop's) thread.
     connections_.push_back(QObject::connect(reply, &QNetworkReply::metaDataChanged,
-                                            [this] { report_meta(false); }));
+                                            [this] { report_meta(); }));
     connections_.push_back(
         QObject::connect(reply, &QIODevice::readyRead, [this] { sink_->on_readable(); }));
     connections_.push_back(QObject::connect(
@@ -45,7 +45,7 @@ HttpReply::HttpReply(QNetworkReply *reply, rust::Box<ReplySink> sink)
         reply, &QNetworkReply::uploadProgress,
         [this](qint64 sent, qint64 total) { sink_->on_upload_progress(sent, total); }));
     connections_.push_back(QObject::connect(reply, &QNetworkReply::finished, [this] {
-        report_meta(true);
+        report_meta();
         sink_->on_finished(static_cast<std::int32_t>(reply_->error()),
                            rust::String(reply_->errorString().toStdString()));
     }));
@@ -73,30 +73,25 @@ void HttpReply::abort() const
     }
 }
 
-rust::Vec<std::uint8_t> HttpReply::read(std::size_t max) const
+std::size_t HttpReply::available() const
 {
-    rust::Vec<std::uint8_t> out;
-    if (!reply_ || !reply_->isOpen()) {
-        return out;
-    }
-    const QByteArray data = reply_->read(static_cast<qint64>(max));
-    out.reserve(static_cast<std::size_t>(data.size()));
-    for (char c : data) {
-        out.push_back(static_cast<std::uint8_t>(c));
-    }
-    return out;
+    return reply_ && reply_->isOpen() ? static_cast<std::size_t>(reply_->bytesAvailable()) : 0;
 }
 
-void HttpReply::report_meta(bool final) const
+std::size_t HttpReply::read_into(rust::Slice<std::uint8_t> buffer) const
+{
+    if (!reply_ || !reply_->isOpen()) {
+        return 0;
+    }
+    const qint64 n = reply_->read(reinterpret_cast<char *>(buffer.data()),
+                                  static_cast<qint64>(buffer.size()));
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+}
+
+void HttpReply::report_meta() const
 {
     const QVariant status = reply_->attribute(QNetworkRequest::HttpStatusCodeAttribute);
     if (!status.isValid()) {
-        return;
-    }
-    // A redirect that Qt is about to follow is not the answer.
-    const int code = status.toInt();
-    if (!final && code >= 300 && code < 400
-        && reply_->attribute(QNetworkRequest::RedirectionTargetAttribute).isValid()) {
         return;
     }
     const QByteArray reason =

@@ -32,12 +32,14 @@ public:
     HttpReply(const HttpReply &) = delete;
     HttpReply &operator=(const HttpReply &) = delete;
     void abort() const;
-    // Up to `max` bytes of the body that Qt has buffered (empty if none).
-    rust::Vec<std::uint8_t> read(std::size_t max) const;
+    // Bytes of the body that Qt has buffered, and reading them into
+    // `buffer` (returns how many were read).
+    std::size_t available() const;
+    std::size_t read_into(rust::Slice<std::uint8_t> buffer) const;
 
 private:
-    // `final`: the reply has finished, so a redirect's status is the answer.
-    void report_meta(bool final) const;
+    // Every status, redirects included: Rust decides which is the answer.
+    void report_meta() const;
 
     QPointer<QNetworkReply> reply_;
     rust::Box<ReplySink> sink_;

@@ -38,7 +38,8 @@ pub(crate) mod bridge {
             sink: Box<ReplySink>,
         ) -> UniquePtr<HttpReply>;
         fn abort(self: &HttpReply);
-        fn read(self: &HttpReply, max: usize) -> Vec<u8>;
+        fn available(self: &HttpReply) -> usize;
+        fn read_into(self: &HttpReply, buffer: &mut [u8]) -> usize;
     }
 }
 

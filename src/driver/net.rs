@@ -64,3 +64,15 @@ pub(crate) fn start(
         sink,
     )
 }
+
+/// Up to `max` bytes of `reply`'s body that Qt has buffered (empty if
+/// none), copied once.
+pub(crate) fn read(reply: &HttpReply, max: usize) -> Vec<u8> {
+    let mut buffer = vec![0; reply.available().min(max)];
+    if buffer.is_empty() {
+        return buffer;
+    }
+    let n = reply.read_into(&mut buffer);
+    buffer.truncate(n);
+    buffer
+}

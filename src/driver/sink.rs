@@ -27,14 +27,7 @@ impl Forward {
         let Some(target) = self.target.upgrade() else {
             return;
         };
-        // User panics are caught deeper down; this guard keeps any other
-        // panic from unwinding into Qt's C++ frames.
-        if let Err(p) = catch_unwind(AssertUnwindSafe(|| f(&*target))) {
-            log::error!(
-                "qtloop: internal panic in the Qt driver: {}",
-                crate::error::into_panic_message(p)
-            );
-        }
+        guard(|| f(&*target));
     }
 }
 

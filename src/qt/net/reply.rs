@@ -336,7 +336,7 @@ impl Stream for Chunks {
         let chunk = reply
             .qt
             .as_ref()
-            .map(|qt| qt.read(CHUNK))
+            .map(|qt| crate::driver::net::read(qt, CHUNK))
             .unwrap_or_default();
         if !chunk.is_empty() {
             return Poll::Ready(Some(Ok(chunk)));
