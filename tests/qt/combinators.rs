@@ -18,6 +18,7 @@ cases!(combinators:
     race_cancels_the_loser,
     race_all_gives_the_index_and_drops_the_rest,
     join_waits_for_both_concurrently,
+    waiting_for_a_click_and_a_silent_server_costs_no_cpu,
 );
 
 #[derive(Debug, PartialEq)]
@@ -173,6 +174,32 @@ fn join_waits_for_both_concurrently() {
         t0.elapsed() < Duration::from_millis(1800),
         "{:?}",
         t0.elapsed()
+    );
+    lp.close().unwrap();
+}
+
+fn waiting_for_a_click_and_a_silent_server_costs_no_cpu() {
+    let mut app = QmlApp::new().unwrap();
+    let lp = EventLoop::new().unwrap();
+    app.load_source(SCENE, "idle.qml").unwrap();
+    // Warm up: the manager and its first connection.
+    let http = Http::for_this_thread().unwrap();
+    lp.run_until_complete(
+        async move { http.get(&server().url("/json")).await.map(|r| r.status()) },
+    )
+    .unwrap()
+    .unwrap();
+    let (c0, t0) = (crate::process_cpu(), Instant::now());
+    // A click that never comes, a server that never answers, for 0.5 s.
+    let (i, first) = lp
+        .run_until_complete(race_all(contenders(&app, silent_url(), 0.5)))
+        .unwrap();
+    let (used, wall) = (crate::process_cpu() - c0, t0.elapsed());
+    assert_eq!((i, first), (2, First::TimedOut));
+    assert!(wall >= Duration::from_millis(500), "{wall:?}");
+    assert!(
+        used < Duration::from_millis(60),
+        "{used:?} of CPU in {wall:?} of waiting"
     );
     lp.close().unwrap();
 }

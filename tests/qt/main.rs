@@ -197,6 +197,12 @@ pub fn server_saw_more(prefix: &str, before: usize) -> bool {
     true
 }
 
+/// The process's CPU time (all threads, user and system).
+pub fn process_cpu() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
 static PANICS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn trial(name: &'static str, case: Case) -> Trial {

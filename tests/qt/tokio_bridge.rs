@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use qtloop::tokio::{compat, spawn, TokioExt};
 use qtloop::{EventLoop, TaskError};
 
-use crate::{server, server_count, server_saw_more};
+use crate::{process_cpu as cpu, server, server_count, server_saw_more};
 
 cases!(tokio_bridge:
     reqwest_get_and_post_from_a_local_task,
@@ -233,12 +233,6 @@ fn a_panic_on_tokio_ends_the_task_panicked() {
         other => panic!("expected a panic, got {other:?}"),
     }
     lp.close().unwrap();
-}
-
-/// The process's CPU time.
-fn cpu() -> Duration {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 fn waiting_on_tokio_costs_no_cpu() {
