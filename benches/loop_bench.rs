@@ -91,10 +91,12 @@ impl Rng {
     }
 }
 
-/// A count reached on the loop thread, and when.
+/// A count reached on the loop thread, and when; awaiting it parks until
+/// then (as the peers' `Counter` does).
 struct Counter {
     left: Cell<u64>,
     done_at: Cell<Option<Instant>>,
+    waker: RefCell<Option<std::task::Waker>>,
 }
 
 impl Counter {
@@ -102,6 +104,7 @@ impl Counter {
         Rc::new(Self {
             left: Cell::new(n),
             done_at: Cell::new(None),
+            waker: RefCell::new(None),
         })
     }
     fn hit(&self) {
@@ -109,15 +112,20 @@ impl Counter {
         self.left.set(l);
         if l == 0 {
             self.done_at.set(Some(Instant::now()));
+            if let Some(w) = self.waker.take() {
+                w.wake();
+            }
         }
     }
     async fn done(&self) -> Instant {
-        loop {
-            if let Some(t) = self.done_at.get() {
-                return t;
+        std::future::poll_fn(|cx| match self.done_at.get() {
+            Some(t) => Poll::Ready(t),
+            None => {
+                *self.waker.borrow_mut() = Some(cx.waker().clone());
+                Poll::Pending
             }
-            yield_now().await;
-        }
+        })
+        .await
     }
 }
 
@@ -142,26 +150,55 @@ fn lp() -> EventLoop {
     qtloop::get_running_loop().expect("inside the loop")
 }
 
-async fn w1() -> Value {
+/// Timers that stay pending while a workload runs (W1t, W2t): 100 of
+/// them, an hour away; cancelled at the end.
+fn pending_timers(n: usize) -> Vec<qtloop::TimerHandle> {
     let lp = lp();
-    let count = Counter::new(MILLION);
+    (0..n)
+        .map(|_| lp.call_later(3600.0, || ()).unwrap())
+        .collect()
+}
+
+async fn w1() -> Value {
+    fan_out(MILLION, 0).await
+}
+
+/// W1t: W1 with 100 timers pending.
+async fn w1t() -> Value {
+    fan_out(MILLION, 100).await
+}
+
+async fn fan_out(n: u64, timers: usize) -> Value {
+    let pending = pending_timers(timers);
+    let lp = lp();
+    let count = Counter::new(n);
     let rss0 = rss_kb();
     let t0 = Instant::now();
-    for _ in 0..MILLION {
+    for _ in 0..n {
         let c = count.clone();
         lp.call_soon(move || c.hit()).unwrap();
     }
     let queued = t0.elapsed();
     let rss1 = rss_kb();
     let end = count.done().await;
+    pending.iter().for_each(|t| t.cancel());
     json!({
-        "queue_ns": per(queued, MILLION),
-        "ns_per_cb": per(end - t0, MILLION),
-        "rss_per_queued_cb_b": (rss1 - rss0) as f64 * 1024.0 / MILLION as f64,
+        "queue_ns": per(queued, n),
+        "ns_per_cb": per(end - t0, n),
+        "rss_per_queued_cb_b": (rss1 - rss0) as f64 * 1024.0 / n as f64,
     })
 }
 
 async fn w2() -> Value {
+    chain(MILLION, 0).await
+}
+
+/// W2t: W2 with 100 timers pending.
+async fn w2t() -> Value {
+    chain(MILLION, 100).await
+}
+
+async fn chain(n: u64, timers: usize) -> Value {
     fn hop(lp: EventLoop, left: u64, done: Rc<Counter>) {
         if left == 0 {
             done.hit();
@@ -170,11 +207,13 @@ async fn w2() -> Value {
             lp.call_soon(move || hop(l, left - 1, done)).unwrap();
         }
     }
+    let pending = pending_timers(timers);
     let done = Counter::new(1);
     let t0 = Instant::now();
-    hop(lp(), MILLION, done.clone());
+    hop(lp(), n, done.clone());
     let end = done.done().await;
-    json!({ "ns_per_hop": per(end - t0, MILLION) })
+    pending.iter().for_each(|t| t.cancel());
+    json!({ "ns_per_hop": per(end - t0, n) })
 }
 
 async fn w3() -> Value {
@@ -464,20 +503,21 @@ async fn w7b() -> Value {
     })
 }
 
-/// W8: a 1 ms precise QTimer's longest gap while 1M chained callbacks, then
-/// a 1M fan-out, run.
+/// W8: a 1 ms precise QTimer's longest gap while 200k chained callbacks,
+/// then a 200k fan-out, run (the Python peers' size).
 async fn w8() -> Value {
+    const N: u64 = 200_000;
     let probe = qtloop::qt::TimerProbe::start(Duration::from_millis(1));
     qtloop::sleep(0.02).await.unwrap();
     let t0 = Instant::now();
-    w2().await;
+    chain(N, 0).await;
     let chain_s = t0.elapsed().as_secs_f64();
     let chain = (probe.ticks(), probe.max_gap());
     drop(probe);
     let probe = qtloop::qt::TimerProbe::start(Duration::from_millis(1));
     qtloop::sleep(0.02).await.unwrap();
     let t0 = Instant::now();
-    w1().await;
+    fan_out(N, 0).await;
     let fan_s = t0.elapsed().as_secs_f64();
     json!({
         "chain_s": chain_s,
@@ -571,7 +611,9 @@ fn main() {
     }
     let loop_workloads: Vec<(&str, Workload)> = vec![
         ("w1", || Box::pin(w1())),
+        ("w1t", || Box::pin(w1t())),
         ("w2", || Box::pin(w2())),
+        ("w2t", || Box::pin(w2t())),
         ("w3", || Box::pin(w3())),
         ("w4a", || Box::pin(w4a())),
         ("w4b", || Box::pin(w4b())),

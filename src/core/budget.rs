@@ -1,7 +1,9 @@
 //! The time budget of one dispatch: how long the core runs before control
 //! goes back to Qt, and how rarely it reads the clock to know.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use super::clock::{real_now, Nanos};
 
 /// The default time budget of one dispatch before control goes back to Qt.
 pub const DEFAULT_BUDGET: Duration = Duration::from_micros(1500);
@@ -23,10 +25,11 @@ pub(crate) const BUDGET_MAX_STRIDE: u32 = 4;
 /// dispatch whose first callbacks take 2 ms each stops after the first,
 /// not after 32 of them.
 pub(crate) struct Budget {
-    end: Instant,
+    /// Real monotonic nanoseconds ([`real_now`]).
+    end: Nanos,
     /// Below this time between two reads the stride may grow.
-    quick: Duration,
-    last: Instant,
+    quick: Nanos,
+    last: Nanos,
     stride: u32,
     left: u32,
     pub(crate) spent: bool,
@@ -34,9 +37,10 @@ pub(crate) struct Budget {
 
 impl Budget {
     pub(crate) fn new(budget: Duration) -> Self {
-        let now = Instant::now();
+        let now = real_now();
+        let budget = u64::try_from(budget.as_nanos()).unwrap_or(u64::MAX);
         Self {
-            end: now + budget,
+            end: now.saturating_add(budget),
             quick: budget / 8,
             last: now,
             stride: 1,
@@ -54,8 +58,14 @@ impl Budget {
 
     /// Reads the clock: true if the budget is spent.
     pub(crate) fn check(&mut self) -> bool {
-        let now = Instant::now();
-        self.stride = if now.saturating_duration_since(self.last) < self.quick {
+        self.observe(real_now())
+    }
+
+    /// Takes a clock read made for something else (`now` from
+    /// [`real_now`]) as this budget's check: true if the budget is spent.
+    #[inline]
+    pub(crate) fn observe(&mut self, now: Nanos) -> bool {
+        self.stride = if now.saturating_sub(self.last) < self.quick {
             (self.stride * 2).min(BUDGET_MAX_STRIDE)
         } else {
             1

@@ -35,9 +35,77 @@ pub const ORIGIN: Nanos = 1 << 61;
 /// resolution, 1 ns for `time.monotonic()` on Linux).
 pub const CLOCK_RESOLUTION: Nanos = 1;
 
+/// The process epoch, read on both clocks.
+struct Epoch {
+    instant: Instant,
+    /// The coarse clock, read just before `instant` (so it is not later).
+    coarse: Nanos,
+}
+
+fn epoch_pair() -> &'static Epoch {
+    static EPOCH: OnceLock<Epoch> = OnceLock::new();
+    EPOCH.get_or_init(|| {
+        let coarse = coarse_now();
+        Epoch {
+            instant: Instant::now(),
+            coarse,
+        }
+    })
+}
+
 fn epoch() -> Instant {
-    static EPOCH: OnceLock<Instant> = OnceLock::new();
-    *EPOCH.get_or_init(Instant::now)
+    epoch_pair().instant
+}
+
+/// `CLOCK_MONOTONIC_COARSE`: the monotonic clock as of the last kernel
+/// tick, read in about 2 ns instead of 16 (no TSC read). It is never ahead
+/// of `Instant::now()` and lags it by less than its resolution.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_now() -> Nanos {
+    use rustix::time::{clock_gettime, ClockId};
+    timespec_nanos(clock_gettime(ClockId::MonotonicCoarse))
+}
+
+/// How far the coarse clock may lag: twice its resolution (a tick, 1–10
+/// ms), for a tick that comes a little late.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn coarse_lag() -> Nanos {
+    use rustix::time::{clock_getres, ClockId};
+    static LAG: OnceLock<Nanos> = OnceLock::new();
+    *LAG.get_or_init(|| timespec_nanos(clock_getres(ClockId::MonotonicCoarse)).saturating_mul(2))
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn timespec_nanos(t: rustix::time::Timespec) -> Nanos {
+    u64::try_from(t.tv_sec)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn coarse_now() -> Nanos {
+    0
+}
+
+/// A time no earlier than [`real_now`], read without the precise clock
+/// (about 2 ns): a deadline later than this is certainly not due. The core
+/// uses it to skip the clock read of an iteration while timers are pending
+/// but none is near.
+pub(crate) fn real_upper_bound() -> Nanos {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        // now < coarse_now + lag, and the epoch was no earlier than its
+        // coarse read: now − epoch < coarse_now − coarse_epoch + lag.
+        let since = coarse_now().saturating_sub(epoch_pair().coarse);
+        ORIGIN
+            .saturating_add(since.saturating_add(coarse_lag()))
+            .min(MAX_DELAY)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        real_now()
+    }
 }
 
 /// Real monotonic time on the internal scale (the process epoch is
@@ -101,10 +169,28 @@ impl Clock {
     pub fn now(&self) -> Nanos {
         match self.frozen.get() {
             Some(t) => t,
+            None => self.at(real_now()),
+        }
+    }
+
+    /// The loop time at real time `real` (from [`real_now`]): for a caller
+    /// that read the real clock already.
+    #[inline]
+    pub fn at(&self, real: Nanos) -> Nanos {
+        match self.frozen.get() {
+            Some(t) => t,
             // Loop time stops at the end of time (after a resume there).
-            None => real_now()
-                .saturating_add_signed(self.offset.get())
-                .min(MAX_DELAY),
+            None => real.saturating_add_signed(self.offset.get()).min(MAX_DELAY),
+        }
+    }
+
+    /// A loop time no earlier than [`now`](Self::now), read cheaply (see
+    /// [`real_upper_bound`]).
+    #[inline]
+    pub(crate) fn upper_bound(&self) -> Nanos {
+        match self.frozen.get() {
+            Some(t) => t,
+            None => self.at(real_upper_bound()),
         }
     }
 

@@ -1,19 +1,23 @@
 //! Scheduled callbacks and the handles that cancel them.
 //!
-//! A callback lives in one allocation together with its state, shared by the
-//! queue that will run it and the [`Handle`] returned to the user, so
-//! `call_soon` costs one allocation, as a boxed closure would. Callbacks
-//! scheduled on the loop thread use `Rc`/`Cell`; callbacks posted from other
-//! threads use `Arc`/atomics.
+//! A `call_soon` callback is a boxed closure owned by the ready queue alone:
+//! its [`Handle`] is the callback's sequence number in that queue, so the
+//! handle costs nothing until it is used, and `cancel` finds the callback
+//! by position (the queue is FIFO and numbered). Timers and callbacks posted
+//! from other threads live in one shared allocation together with their
+//! state (`Rc`/`Cell` on the loop thread, `Arc`/atomics across threads),
+//! because their handles must reach them from a heap or another thread.
 
-use std::cell::Cell;
+use std::any::Any;
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::panic::Location;
-use std::rc::Rc;
+use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::clock::{nanos_to_secs, Nanos};
+use super::ready::{Ready, ReadyQueue};
 
 const CANCELLED: u8 = 1;
 const DONE: u8 = 2;
@@ -43,6 +47,53 @@ pub(crate) fn is_cancelled(state: u8) -> bool {
 
 pub(crate) fn is_in_heap(state: u8) -> bool {
     state & IN_HEAP != 0
+}
+
+/// What a panicking callback leaves: the payload, its type and where it
+/// was scheduled.
+pub(crate) type Panicked = (
+    Box<dyn Any + Send>,
+    &'static str,
+    &'static Location<'static>,
+);
+
+/// A `call_soon` callback: run once, by value.
+pub(crate) trait Soon {
+    /// Runs the callback (and drops what it captured); a panic, also from
+    /// a captured value's `Drop`, comes back with the callback's name.
+    fn run(self: Box<Self>) -> Option<Panicked>;
+    /// The callback's type, for logs and the exception handler.
+    fn describe(&self) -> &'static str;
+    /// Where the callback was scheduled.
+    fn location(&self) -> &'static Location<'static>;
+}
+
+/// A closure and where it was scheduled: one allocation per `call_soon`.
+pub(crate) struct SoonEntry<F> {
+    f: F,
+    at: &'static Location<'static>,
+}
+
+impl<F: FnOnce() + 'static> SoonEntry<F> {
+    pub(crate) fn new(f: F, at: &'static Location<'static>) -> Box<Self> {
+        Box::new(Self { f, at })
+    }
+}
+
+impl<F: FnOnce() + 'static> Soon for SoonEntry<F> {
+    #[inline]
+    fn run(self: Box<Self>) -> Option<Panicked> {
+        let Self { f, at } = *self;
+        catch_unwind(AssertUnwindSafe(f))
+            .err()
+            .map(|p| (p, std::any::type_name::<F>(), at))
+    }
+    fn describe(&self) -> &'static str {
+        std::any::type_name::<F>()
+    }
+    fn location(&self) -> &'static Location<'static> {
+        self.at
+    }
 }
 
 /// A callback scheduled on the loop thread.
@@ -151,7 +202,7 @@ impl<F: FnOnce() + Send + 'static> Entry for SharedEntry<F> {
     }
 }
 
-/// A callback of either kind, as the queues hold it.
+/// A shared callback of either kind, as the timer heap holds it.
 #[derive(Clone)]
 pub(crate) enum EntryRef {
     Local(Rc<dyn Entry>),
@@ -172,32 +223,67 @@ impl EntryRef {
 ///
 /// Dropping a handle does not cancel the callback. Cancelling a callback that
 /// already ran or was cancelled is a no-op. A handle stays on the thread that
-/// got it (it is `!Send`).
-#[derive(Clone)]
+/// got it (it is `!Send`). It is the callback's place in the loop's queue,
+/// not a reference to it: holding one keeps neither the callback nor the
+/// loop alive.
 pub struct Handle {
-    pub(crate) entry: EntryRef,
+    pub(crate) queue: Weak<RefCell<ReadyQueue>>,
+    pub(crate) seq: u64,
+    cancelled: Cell<bool>,
 }
 
 impl Handle {
-    /// Cancels the callback: it will not run. Its closure is dropped now.
-    pub fn cancel(&self) {
-        self.entry.get().cancel();
+    pub(crate) fn new(queue: Weak<RefCell<ReadyQueue>>, seq: u64) -> Self {
+        Self {
+            queue,
+            seq,
+            cancelled: Cell::new(false),
+        }
     }
 
-    /// Whether [`cancel`](Self::cancel) was called.
+    /// Cancels the callback: it will not run. Its closure is dropped now.
+    pub fn cancel(&self) {
+        if self.cancelled.get() {
+            return;
+        }
+        let Some(queue) = self.queue.upgrade() else {
+            return; // the loop is gone: nothing of it runs
+        };
+        // Taken out under the borrow, dropped after it: the closure's drop
+        // may schedule or cancel.
+        let taken = match queue.try_borrow_mut() {
+            Ok(mut q) => q.cancel(self.seq),
+            Err(_) => None,
+        };
+        if let Some(item) = taken {
+            self.cancelled.set(true);
+            drop(item);
+        }
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called before the callback ran.
     pub fn cancelled(&self) -> bool {
-        is_cancelled(self.entry.get().state())
+        self.cancelled.get()
+    }
+
+    /// The callback, while it is still queued (for `Debug`).
+    fn queued<T>(&self, f: impl FnOnce(&dyn Soon) -> T) -> Option<T> {
+        let queue = self.queue.upgrade()?;
+        let q = queue.try_borrow().ok()?;
+        match q.get(self.seq)? {
+            Ready::Soon(cb) => Some(f(&**cb)),
+            _ => None,
+        }
     }
 }
 
 impl fmt::Debug for Handle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let e = self.entry.get();
-        f.debug_struct("Handle")
-            .field("callback", &e.describe())
-            .field("scheduled_at", &e.location())
-            .field("cancelled", &self.cancelled())
-            .finish()
+        let mut d = f.debug_struct("Handle");
+        if let Some((what, at)) = self.queued(|cb| (cb.describe(), cb.location())) {
+            d.field("callback", &what).field("scheduled_at", &at);
+        }
+        d.field("cancelled", &self.cancelled()).finish()
     }
 }
 

@@ -68,7 +68,14 @@ impl Inbox {
     /// how many. If it stops with posts left, their flag stays set: no
     /// poster wakes the loop for them, so the loop comes back by itself
     /// (the core checks [`has_posts`](Self::has_posts) before it sleeps).
+    ///
+    /// With the flag clear it does nothing (one load, no read-modify-write,
+    /// no pop): a post whose flag is not set yet is about to set it, and
+    /// then wakes the loop, which drains it then.
     pub(crate) fn drain_some(&self, limit: usize, mut out: impl FnMut(Posted)) -> usize {
+        if !self.wake_pending.load(Ordering::Acquire) {
+            return 0;
+        }
         self.wake_pending.swap(false, Ordering::SeqCst);
         let mut moved = 0;
         while moved < limit {

@@ -22,6 +22,7 @@ pub(crate) mod timers;
 
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,7 @@ use crate::error::Error;
 use budget::Budget;
 pub use budget::{DEFAULT_BUDGET, MAX_BUDGET};
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
-use handle::{EntryRef, LocalEntry, SharedEntry};
+use handle::{Entry, EntryRef, LocalEntry, SharedEntry, SoonEntry};
 pub use handle::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
@@ -57,7 +58,8 @@ static TASK_LOCATION: &Location<'static> = Location::caller();
 /// The scheduling core: queues, iteration rule and wake-up policy.
 pub struct Core {
     clock: Clock,
-    ready: RefCell<ReadyQueue>,
+    /// Shared with the [`Handle`]s, which cancel by sequence number.
+    ready: Rc<RefCell<ReadyQueue>>,
     timers: RefCell<TimerQueue>,
     io: RefCell<IoRegistry>,
     inbox: Arc<Inbox>,
@@ -91,7 +93,7 @@ impl Core {
         clock::real_now(); // start the process epoch no later than the first loop
         Self {
             clock: Clock::new(),
-            ready: RefCell::default(),
+            ready: Rc::default(),
             timers: RefCell::default(),
             io: RefCell::default(),
             inbox: Arc::new(Inbox::new(waker)),
@@ -174,23 +176,25 @@ impl Core {
         at: &'static Location<'static>,
     ) -> Result<Handle, Error> {
         self.check_open()?;
-        let entry = EntryRef::Local(LocalEntry::new(f, at));
-        self.push_ready(Ready::Callback(entry.clone()));
+        let seq = self.push_ready(Ready::Soon(SoonEntry::new(f, at)));
         self.request_tick();
-        Ok(Handle { entry })
+        Ok(Handle::new(Rc::downgrade(&self.ready), seq))
     }
 
     /// Appends to the ready queue. What other threads posted before comes
     /// first: asyncio has one FIFO, so `call_soon_threadsafe(a)` then
     /// `call_soon(b)` runs `a` first (also when `a` came from another
     /// thread and its post finished before this call).
+    /// Returns the item's sequence number.
     #[inline]
-    fn push_ready(&self, item: Ready) {
+    fn push_ready(&self, item: Ready) -> u64 {
         let mut ready = self.ready.borrow_mut();
         if self.inbox.has_posts() {
             self.drain_inbox(&mut ready);
         }
+        let seq = ready.pushed();
         ready.push(item);
+        seq
     }
 
     fn drain_inbox(&self, ready: &mut ReadyQueue) {
@@ -313,11 +317,10 @@ impl Core {
         self.iter_end.get().is_some()
             || !self.ready.borrow().is_empty()
             || !self.inbox.is_empty()
-            || self
-                .timers
-                .borrow_mut()
-                .next_deadline()
-                .is_some_and(|d| d <= self.now() + CLOCK_RESOLUTION)
+            || self.timers.borrow_mut().next_deadline().is_some_and(|d| {
+                d <= self.clock.upper_bound().saturating_add(CLOCK_RESOLUTION)
+                    && d <= self.now() + CLOCK_RESOLUTION
+            })
     }
 
     /// One asyncio iteration, possibly resumed. Returns false if the budget
@@ -382,12 +385,19 @@ impl Core {
         self.posts_left.set(posts_left);
         {
             let mut timers = self.timers.borrow_mut();
-            // No timers, no clock read (a chain of call_soon pays nothing).
-            if timers.len() > 0 {
-                let end = self.now().saturating_add(CLOCK_RESOLUTION);
+            // No timer near, no clock read (a chain of call_soon pays
+            // nothing, also with timers pending far ahead).
+            if timers.peek_when().is_some_and(|when| {
+                when <= self.clock.upper_bound().saturating_add(CLOCK_RESOLUTION)
+            }) {
+                // The clock read serves the budget too: one read per
+                // iteration when timers are pending.
+                let real = clock::real_now();
+                budget.observe(real);
+                let end = self.clock.at(real).saturating_add(CLOCK_RESOLUTION);
                 loop {
                     let moved = timers.pop_due(end, DUE_TIMERS_PER_CHECK, |e| {
-                        ready.push(Ready::Callback(e))
+                        ready.push(Ready::from(e));
                     });
                     // Under a flood of posts, one chunk of timers joins the
                     // posts that were moved, and the rest wait their turn.
@@ -399,8 +409,10 @@ impl Core {
                         return false;
                     }
                 }
-                timers.maybe_compact();
             }
+            // Also when no timer is near: a heap of cancelled timers far
+            // ahead shrinks all the same.
+            timers.maybe_compact();
         }
         self.iter_end.set(Some(ready.pushed()));
         true
@@ -417,13 +429,21 @@ impl Core {
     fn run_item(&self, item: Ready) {
         let debug_start = self.debug.get().then(Instant::now);
         match item {
-            Ready::Callback(e) => {
-                let e = e.get();
-                let r = catch_unwind(AssertUnwindSafe(|| e.run()));
+            Ready::Soon(cb) => {
                 // The callback's type and place are read only when a panic
                 // or debug mode needs them (two virtual calls saved per item).
-                self.after_run(debug_start, r.err(), || (e.describe(), e.location()));
+                let who = debug_start.map(|_| (cb.describe(), cb.location()));
+                let (panic, who) = match cb.run() {
+                    Some((payload, what, at)) => (Some(payload), Some((what, at))),
+                    None => (None, who),
+                };
+                self.after_run(debug_start, panic, || {
+                    who.unwrap_or(("a callback", TASK_LOCATION))
+                });
             }
+            Ready::Local(e) => self.run_entry(&*e, debug_start),
+            Ready::Shared(e) => self.run_entry(&*e, debug_start),
+            Ready::Cancelled => {}
             Ready::Task(r) => {
                 let res = catch_unwind(AssertUnwindSafe(|| {
                     r.run();
@@ -441,6 +461,13 @@ impl Core {
                 self.after_run(debug_start, res.err(), || (IO_CALLBACK, at));
             }
         }
+    }
+
+    /// Runs a timer's or a posted callback's entry.
+    #[inline]
+    fn run_entry(&self, e: &dyn Entry, debug_start: Option<Instant>) {
+        let r = catch_unwind(AssertUnwindSafe(|| e.run()));
+        self.after_run(debug_start, r.err(), || (e.describe(), e.location()));
     }
 
     /// Reports a panic, and in debug mode a slow callback, of the item that
@@ -517,6 +544,11 @@ impl Core {
             }
             return;
         };
+        if self.armed.get() == Some(deadline) && !self.clock.is_paused() {
+            // Armed for this deadline already: the driver's timer fires
+            // then (or has, and its dispatch is coming). No clock read.
+            return;
+        }
         let now = self.now();
         if deadline <= now + CLOCK_RESOLUTION {
             self.request_tick();
@@ -633,3 +665,5 @@ mod model;
 mod tests;
 #[cfg(test)]
 mod tests_fairness;
+#[cfg(test)]
+mod tests_handles;

@@ -11,22 +11,41 @@
 
 use std::collections::VecDeque;
 
-use super::handle::EntryRef;
+use std::sync::Arc;
+
+use super::handle::{Entry, EntryRef, Soon};
 use super::io::IoEvent;
 
-/// One unit of work for the loop.
+/// One unit of work for the loop (24 bytes: a wide pointer and a tag).
 pub(crate) enum Ready {
-    Callback(EntryRef),
+    /// A `call_soon` callback, owned by the queue alone.
+    Soon(Box<dyn Soon>),
+    /// A timer that came due (its handle shares the entry).
+    Local(std::rc::Rc<dyn Entry>),
+    /// A timer with a `Send` callback, or a callback posted from another
+    /// thread.
+    Shared(Arc<dyn Entry + Send + Sync>),
     Task(async_task::Runnable),
     /// A ready fd's callback (looked up when it runs).
     Io(IoEvent),
+    /// A `call_soon` callback that was cancelled in the queue.
+    Cancelled,
 }
 
 impl From<super::inbox::Posted> for Ready {
     fn from(p: super::inbox::Posted) -> Self {
         match p {
-            super::inbox::Posted::Callback(e) => Ready::Callback(EntryRef::Shared(e)),
+            super::inbox::Posted::Callback(e) => Ready::Shared(e),
             super::inbox::Posted::Task(r) => Ready::Task(r),
+        }
+    }
+}
+
+impl From<EntryRef> for Ready {
+    fn from(e: EntryRef) -> Self {
+        match e {
+            EntryRef::Local(e) => Ready::Local(e),
+            EntryRef::Shared(e) => Ready::Shared(e),
         }
     }
 }
@@ -54,6 +73,25 @@ impl ReadyQueue {
         let item = self.items.pop_front()?;
         self.popped += 1;
         Some(item)
+    }
+
+    /// The item numbered `seq`, while it is queued.
+    pub(crate) fn get(&self, seq: u64) -> Option<&Ready> {
+        let index = seq.checked_sub(self.popped)?;
+        self.items.get(usize::try_from(index).ok()?)
+    }
+
+    /// Cancels the `call_soon` callback numbered `seq` if it is still
+    /// queued: its slot becomes [`Ready::Cancelled`] (skipped when reached,
+    /// so the numbering stays) and the callback is given back to be
+    /// dropped outside the borrow.
+    pub(crate) fn cancel(&mut self, seq: u64) -> Option<Ready> {
+        let index = usize::try_from(seq.checked_sub(self.popped)?).ok()?;
+        let slot = self.items.get_mut(index)?;
+        if !matches!(slot, Ready::Soon(_)) {
+            return None;
+        }
+        Some(std::mem::replace(slot, Ready::Cancelled))
     }
 
     /// The sequence number the next pushed item will get.

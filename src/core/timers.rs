@@ -168,6 +168,13 @@ impl TimerQueue {
         self.heap.capacity()
     }
 
+    /// The head's deadline, live or cancelled (no clean-up): a lower bound
+    /// of the next live deadline.
+    #[inline]
+    pub(crate) fn peek_when(&self) -> Option<Nanos> {
+        self.heap.peek().map(|t| t.when)
+    }
+
     /// Live and cancelled entries in the heap.
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
