@@ -169,17 +169,23 @@ async fn w1t() -> Value {
 }
 
 async fn fan_out(n: u64, timers: usize) -> Value {
+    fan_out_measured(n, timers, true).await
+}
+
+/// W1's fan-out; `rss` reads the RSS after queueing (W8 leaves it out: the
+/// read would lengthen the stretch the timer waits through).
+async fn fan_out_measured(n: u64, timers: usize, rss: bool) -> Value {
     let pending = pending_timers(timers);
     let lp = lp();
     let count = Counter::new(n);
-    let rss0 = rss_kb();
+    let rss0 = if rss { rss_kb() } else { 0 };
     let t0 = Instant::now();
     for _ in 0..n {
         let c = count.clone();
         lp.call_soon(move || c.hit()).unwrap();
     }
     let queued = t0.elapsed();
-    let rss1 = rss_kb();
+    let rss1 = if rss { rss_kb() } else { 0 };
     let end = count.done().await;
     pending.iter().for_each(|t| t.cancel());
     json!({
@@ -279,32 +285,64 @@ async fn w3() -> Value {
     })
 }
 
+/// A count reached on the loop thread, shared with other threads as a
+/// `&'static` (the peers' `Counter`: the posts capture no reference count).
+struct SharedCounter {
+    hits: AtomicU64,
+    target: u64,
+    at: std::sync::OnceLock<Instant>,
+    waker: futures::task::AtomicWaker,
+}
+
+impl SharedCounter {
+    fn leak(target: u64) -> &'static Self {
+        Box::leak(Box::new(Self {
+            hits: AtomicU64::new(0),
+            target,
+            at: std::sync::OnceLock::new(),
+            waker: futures::task::AtomicWaker::new(),
+        }))
+    }
+    /// On the loop thread only.
+    fn hit(&self) {
+        let n = self.hits.load(Ordering::Relaxed) + 1;
+        self.hits.store(n, Ordering::Relaxed);
+        if n == self.target {
+            let _ = self.at.set(Instant::now());
+            self.waker.wake();
+        }
+    }
+    async fn done(&self) -> Instant {
+        std::future::poll_fn(|cx| {
+            if let Some(&at) = self.at.get() {
+                return Poll::Ready(at);
+            }
+            self.waker.register(cx.waker());
+            self.at.get().map_or(Poll::Pending, |&at| Poll::Ready(at))
+        })
+        .await
+    }
+}
+
 async fn w4a() -> Value {
     const THREADS: u64 = 4;
     const PER: u64 = 250_000;
-    let count = Arc::new(AtomicU64::new(0));
+    let count = SharedCounter::leak(THREADS * PER);
     let handle = lp().handle();
     let t0 = Instant::now();
     let posters: Vec<_> = (0..THREADS)
         .map(|_| {
-            let (h, c) = (handle.clone(), count.clone());
+            let h = handle.clone();
             std::thread::spawn(move || {
                 let start = Instant::now();
                 for _ in 0..PER {
-                    let c = c.clone();
-                    h.call_soon_threadsafe(move || {
-                        c.fetch_add(1, Ordering::Relaxed);
-                    })
-                    .unwrap();
+                    h.call_soon_threadsafe(|| count.hit()).unwrap();
                 }
                 start.elapsed()
             })
         })
         .collect();
-    while count.load(Ordering::Relaxed) < THREADS * PER {
-        yield_now().await;
-    }
-    let end = Instant::now();
+    let end = count.done().await;
     let slowest = posters
         .into_iter()
         .map(|p| p.join().unwrap())
@@ -517,7 +555,7 @@ async fn w8() -> Value {
     let probe = qtloop::qt::TimerProbe::start(Duration::from_millis(1));
     qtloop::sleep(0.02).await.unwrap();
     let t0 = Instant::now();
-    fan_out(N, 0).await;
+    let fan = fan_out_measured(N, 0, false).await;
     let fan_s = t0.elapsed().as_secs_f64();
     json!({
         "chain_s": chain_s,
@@ -526,6 +564,9 @@ async fn w8() -> Value {
         "fanout_s": fan_s,
         "fanout_ticks": probe.ticks(),
         "fanout_max_gap_ms": probe.max_gap().as_secs_f64() * 1e3,
+        // The fan-out's own loop (queueing N callbacks) holds the thread:
+        // the least gap any loop could show.
+        "fanout_queue_ms": fan["queue_ns"].as_f64().unwrap_or(0.0) * N as f64 / 1e6,
     })
 }
 
@@ -537,11 +578,12 @@ fn floor_vecdeque() -> Value {
         let c = c.clone();
         q.push_back(Box::new(move || c.set(c.get() + 1)));
     }
+    let queued = t0.elapsed();
     while let Some(f) = q.pop_front() {
         f();
     }
     assert_eq!(c.get(), MILLION);
-    json!({ "ns_per_cb": per(t0.elapsed(), MILLION) })
+    json!({ "ns_per_cb": per(t0.elapsed(), MILLION), "queue_ns": per(queued, MILLION) })
 }
 
 fn floor_qt_posted_event() -> Value {
@@ -583,6 +625,7 @@ fn core_alone() -> Value {
         core.call_soon(move || c.set(c.get() + 1), Location::caller())
             .unwrap();
     }
+    let queued = t0.elapsed();
     while c.get() < MILLION {
         core.dispatch();
     }
@@ -600,7 +643,7 @@ fn core_alone() -> Value {
         core.dispatch();
     }
     let w2 = per(t0.elapsed(), MILLION);
-    json!({ "ns_per_cb": w1, "ns_per_hop": w2 })
+    json!({ "ns_per_cb": w1, "queue_ns": per(queued, MILLION), "ns_per_hop": w2 })
 }
 
 type Workload = fn() -> Pin<Box<dyn Future<Output = Value>>>;

@@ -2,7 +2,6 @@
 //! without owning its output.
 
 use std::fmt;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use super::task::{TaskInfo, TaskState, TaskStatus};
@@ -33,12 +32,12 @@ impl AbortHandle {
 
     /// The task's state now.
     pub fn status(&self) -> TaskStatus {
-        TaskStatus::from_u8(self.state.status.load(Ordering::Acquire))
+        self.state.status()
     }
 
     /// The task's unique id.
     pub fn id(&self) -> u64 {
-        self.state.id
+        self.state.id()
     }
 
     /// Names the task (shown by `all_tasks` and in error reports).
@@ -60,7 +59,7 @@ impl AbortHandle {
 impl fmt::Debug for AbortHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AbortHandle")
-            .field("id", &self.state.id)
+            .field("id", &self.state.id())
             .field("status", &self.status())
             .finish()
     }

@@ -40,11 +40,13 @@ pub(crate) fn set_current_id(id: u64) {
 
 /// Marks `task` (its id and registry slot) as the one being polled;
 /// returns the previous one.
+#[inline]
 pub(crate) fn enter_task(task: Option<(u64, usize)>) -> Option<(u64, usize)> {
     CURRENT_TASK.try_with(|c| c.replace(task)).unwrap_or(None)
 }
 
 /// The task being polled: its id and registry slot.
+#[inline]
 pub(crate) fn current_task() -> Option<(u64, usize)> {
     CURRENT_TASK.try_with(Cell::get).unwrap_or(None)
 }

@@ -423,6 +423,6 @@ pub fn current_task() -> Option<AbortHandle> {
     let tasks = inner.tasks.borrow();
     tasks
         .get(slot)
-        .filter(|t| t.id == id)
+        .filter(|t| t.id() == id)
         .map(|t| AbortHandle::from_state(t.clone()))
 }

@@ -13,3 +13,4 @@ pub(crate) mod report;
 pub(crate) mod run;
 mod scheduler;
 pub(crate) mod task;
+mod task_state;

@@ -4,13 +4,10 @@ use std::fmt;
 use std::future::Future;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use crate::core::sync::lock;
 use std::task::{Context, Poll};
 
-use futures::task::AtomicWaker;
 use pin_project_lite::pin_project;
 
 pub use super::abort::AbortHandle;
@@ -18,6 +15,7 @@ use super::context;
 use super::exception::ExceptionContext;
 use super::inner;
 use super::scheduler::Scheduler;
+pub(crate) use super::task_state::TaskState;
 use crate::error::Panic;
 
 /// Why a task did not produce its value.
@@ -70,89 +68,6 @@ pub struct TaskInfo {
     pub status: TaskStatus,
 }
 
-pub(crate) struct TaskState {
-    pub(crate) id: u64,
-    pub(super) status: AtomicU8,
-    cancel: AtomicBool,
-    waker: AtomicWaker,
-    detached: AtomicBool,
-    /// Dropping the `Task` handle cancels the task (`Task::cancel_on_drop`).
-    cancel_on_drop: AtomicBool,
-    /// What few tasks have (a name, a panic nobody has seen yet, a cancel
-    /// hook), allocated on first use: a plain task stays small.
-    extras: Mutex<Option<Box<Extras>>>,
-}
-
-#[derive(Default)]
-struct Extras {
-    name: Option<String>,
-    /// A panic nobody has seen yet (reported if the handle is dropped).
-    unretrieved: Option<String>,
-    /// Called at the first cancellation request (`Task::on_cancel`).
-    on_cancel: Option<Box<dyn FnOnce() + Send>>,
-}
-
-impl TaskState {
-    fn new() -> Arc<Self> {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        Arc::new(Self {
-            id: NEXT.fetch_add(1, Ordering::Relaxed),
-            status: AtomicU8::new(TaskStatus::Pending as u8),
-            cancel: AtomicBool::new(false),
-            waker: AtomicWaker::new(),
-            detached: AtomicBool::new(false),
-            cancel_on_drop: AtomicBool::new(false),
-            extras: Mutex::new(None),
-        })
-    }
-
-    /// Runs `f` on the extras, allocating them if needed.
-    fn extras<R>(&self, f: impl FnOnce(&mut Extras) -> R) -> R {
-        f(lock(&self.extras).get_or_insert_with(Box::default))
-    }
-
-    /// Runs `f` on the extras if there are any.
-    fn peek<R>(&self, f: impl FnOnce(&mut Extras) -> Option<R>) -> Option<R> {
-        lock(&self.extras).as_deref_mut().and_then(f)
-    }
-
-    pub(super) fn name(&self) -> Option<String> {
-        self.peek(|e| e.name.clone())
-    }
-
-    pub(super) fn set_name(&self, name: String) {
-        self.extras(|e| e.name = Some(name));
-    }
-
-    fn take_unretrieved(&self) -> Option<String> {
-        self.peek(|e| e.unretrieved.take())
-    }
-
-    pub(crate) fn info(&self) -> TaskInfo {
-        TaskInfo {
-            id: self.id,
-            name: self.name(),
-            status: TaskStatus::from_u8(self.status.load(Ordering::Acquire)),
-        }
-    }
-
-    pub(crate) fn request_cancel(&self) {
-        self.cancel.store(true, Ordering::Release);
-        let hook = self.peek(|e| e.on_cancel.take());
-        if let Some(hook) = hook {
-            hook();
-        }
-        self.waker.wake();
-    }
-
-    fn label(&self) -> String {
-        match self.name() {
-            Some(n) => format!("Task {} ({n})", self.id),
-            None => format!("Task {}", self.id),
-        }
-    }
-}
-
 /// Reports a panic nobody will see to the loop's exception handler.
 fn report_unretrieved(loop_id: u64, state: &TaskState, msg: String) {
     let ctx = ExceptionContext {
@@ -193,16 +108,13 @@ pin_project! {
             if this.fut.is_some() {
                 if let Err(p) = catch_unwind(AssertUnwindSafe(|| this.fut.set(None))) {
                     crate::runtime::report::report_panic_payload(
-                        format!("Exception while dropping task {}", this.state.id),
+                        format!("Exception while dropping task {}", this.state.id()),
                         p,
                     );
                 }
             }
             // Dropped before it ended (its loop closed): cancelled.
-            let _ = this.state.status.compare_exchange(
-                TaskStatus::Pending as u8, TaskStatus::Cancelled as u8, Ordering::AcqRel, Ordering::Acquire);
-            let _ = this.state.status.compare_exchange(
-                TaskStatus::Running as u8, TaskStatus::Cancelled as u8, Ordering::AcqRel, Ordering::Acquire);
+            this.state.finish(TaskStatus::Cancelled);
         }
     }
 }
@@ -240,17 +152,17 @@ impl<F: Future> Future for Guarded<F> {
                 Some(inner) => inner.tasks.borrow_mut().insert(state.clone()),
                 None => LEFT,
             };
-            state.waker.register(cx.waker());
+            state.set_waker(cx.waker());
         }
-        let me = (state.id, *slot);
+        let me = (state.id(), *slot);
         let finish = |slot: &mut usize, status: TaskStatus| {
-            state.status.store(status as u8, Ordering::Release);
+            state.finish(status);
             let key = std::mem::replace(slot, LEFT);
             if key < LEFT {
                 deregister(loop_id, key);
             }
         };
-        if state.cancel.load(Ordering::Acquire) {
+        if state.cancel_requested() {
             // Dropped inside the task, as asyncio runs `finally:` blocks:
             // `current_task()` works in the future's `Drop`.
             let prev = context::enter_task(Some(me));
@@ -266,19 +178,13 @@ impl<F: Future> Future for Guarded<F> {
         let Some(inner_fut) = fut.as_mut().as_pin_mut() else {
             return Poll::Ready(Err(TaskError::Cancelled));
         };
-        state
-            .status
-            .store(TaskStatus::Running as u8, Ordering::Release);
+        // `Running` is not stored: it is the task being polled (see
+        // `TaskState::status`), so a poll writes nothing shared.
         let prev = context::enter_task(Some(me));
         let polled = catch_unwind(AssertUnwindSafe(|| inner_fut.poll(cx)));
         context::enter_task(prev);
         match polled {
-            Ok(Poll::Pending) => {
-                state
-                    .status
-                    .store(TaskStatus::Pending as u8, Ordering::Release);
-                Poll::Pending
-            }
+            Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(v)) => {
                 let _ = catch_unwind(AssertUnwindSafe(|| fut.set(None)));
                 finish(slot, TaskStatus::Done);
@@ -298,11 +204,11 @@ impl<F: Future> Future for Guarded<F> {
 fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Send>) -> TaskError {
     let panic = Panic::new(p);
     let msg = panic.message().to_owned();
-    if state.detached.load(Ordering::Acquire) {
+    if state.is_detached() {
         report_unretrieved(loop_id, state, msg.clone());
     } else {
-        state.extras(|e| e.unretrieved = Some(msg.clone()));
-        if state.detached.load(Ordering::Acquire) {
+        state.set_unretrieved(msg.clone());
+        if state.is_detached() {
             if let Some(m) = state.take_unretrieved() {
                 report_unretrieved(loop_id, state, m);
             }
@@ -363,7 +269,7 @@ impl<T> Task<T> {
 
     /// The task's state now.
     pub fn status(&self) -> TaskStatus {
-        TaskStatus::from_u8(self.state.status.load(Ordering::Acquire))
+        self.state.status()
     }
 
     /// Names the task (shown by `all_tasks` and in error reports).
@@ -378,13 +284,13 @@ impl<T> Task<T> {
 
     /// The task's unique id.
     pub fn id(&self) -> u64 {
-        self.state.id
+        self.state.id()
     }
 
     /// Lets the task run on without a handle (what dropping does, unless
     /// [`Task::cancel_on_drop`] was asked for: then it runs on all the same).
     pub fn detach(self) {
-        self.state.cancel_on_drop.store(false, Ordering::Release);
+        self.state.set_cancel_on_drop(false);
     }
 
     /// Makes dropping this handle cancel the task (tokio-util's
@@ -404,7 +310,7 @@ impl<T> Task<T> {
     /// ```
     #[must_use = "dropping the returned Task cancels it; .detach() lets it run on"]
     pub fn cancel_on_drop(self) -> Self {
-        self.state.cancel_on_drop.store(true, Ordering::Release);
+        self.state.set_cancel_on_drop(true);
         self
     }
 
@@ -416,13 +322,7 @@ impl<T> Task<T> {
     /// for a task that finishes, or that is dropped by its closing loop.
     pub fn on_cancel(self, hook: impl FnOnce() + Send + 'static) -> Self {
         if !self.is_done() {
-            self.state.extras(|e| e.on_cancel = Some(Box::new(hook)));
-            // Cancelled meanwhile: the request did not see the hook.
-            if self.state.cancel.load(Ordering::Acquire) {
-                if let Some(hook) = self.state.peek(|e| e.on_cancel.take()) {
-                    hook();
-                }
-            }
+            self.state.set_on_cancel(Box::new(hook));
         }
         self
     }
@@ -484,10 +384,9 @@ impl<T> Future for Task<T> {
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
         if let Some(raw) = self.raw.take() {
-            if self.state.cancel_on_drop.load(Ordering::Acquire) && !raw.is_finished() {
+            if self.state.set_detached() && !raw.is_finished() {
                 self.state.request_cancel();
             }
-            self.state.detached.store(true, Ordering::Release);
             raw.detach();
             if let Some(msg) = self.state.take_unretrieved() {
                 report_unretrieved(context::current_id(), &self.state, msg);
@@ -499,7 +398,7 @@ impl<T> Drop for Task<T> {
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
-            .field("id", &self.state.id)
+            .field("id", &self.state.id())
             .field("name", &self.name())
             .field("status", &self.status())
             .finish()
@@ -507,7 +406,7 @@ impl<T> fmt::Debug for Task<T> {
 }
 
 fn guarded<F>(sched: &Scheduler, fut: F) -> (Arc<TaskState>, Guarded<F>) {
-    let state = TaskState::new();
+    let state = Arc::new(TaskState::new());
     let g = Guarded {
         fut: Some(fut),
         state: state.clone(),
