@@ -405,6 +405,7 @@ async fn w5a() -> Value {
 
 async fn w5b() -> Value {
     const N: usize = 10_000;
+    let floor = thread_ping_pong(N);
     let lp = lp();
     let mut us = Vec::with_capacity(N);
     for _ in 0..N {
@@ -413,7 +414,51 @@ async fn w5b() -> Value {
         us.push(t0.elapsed().as_nanos() as f64 / 1e3);
     }
     let (p50, p99, max) = pcts(&mut us);
-    json!({ "p50_us": p50, "p99_us": p99, "max_us": max })
+    json!({ "p50_us": p50, "p99_us": p99, "max_us": max, "floor_p50_us": floor })
+}
+
+/// W5b's floor, in the same process just before it: `n` round trips
+/// between this thread and a plain thread, each side sleeping on a
+/// `Condvar` (two wake-ups per round trip, as a job to a pool and back).
+/// What a round trip costs on this machine before any runtime: on a VM
+/// that exits on `HLT`, waking a thread on an idle CPU dominates.
+fn thread_ping_pong(n: usize) -> f64 {
+    use std::sync::{Condvar, Mutex};
+    #[derive(Default)]
+    struct Slot(Mutex<(u64, u64)>, Condvar);
+    let slot = Arc::new(Slot::default());
+    let peer = slot.clone();
+    let echo = std::thread::spawn(move || {
+        let mut seen = 0;
+        loop {
+            let mut g = peer.0.lock().unwrap();
+            while g.0 == seen {
+                g = peer.1.wait(g).unwrap();
+            }
+            seen = g.0;
+            if seen == u64::MAX {
+                return;
+            }
+            g.1 = seen;
+            peer.1.notify_all();
+        }
+    });
+    let mut us = Vec::with_capacity(n);
+    for i in 1..=n as u64 {
+        let t0 = Instant::now();
+        let mut g = slot.0.lock().unwrap();
+        g.0 = i;
+        slot.1.notify_all();
+        while g.1 != i {
+            g = slot.1.wait(g).unwrap();
+        }
+        drop(g);
+        us.push(t0.elapsed().as_nanos() as f64 / 1e3);
+    }
+    slot.0.lock().unwrap().0 = u64::MAX;
+    slot.1.notify_all();
+    echo.join().unwrap();
+    pcts(&mut us).0
 }
 
 async fn w6(compensated: bool) -> Value {

@@ -8,7 +8,6 @@
 //! state (`Rc`/`Cell` on the loop thread, `Arc`/atomics across threads),
 //! because their handles must reach them from a heap or another thread.
 
-use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
@@ -17,6 +16,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::clock::{nanos_to_secs, Nanos};
+use super::interfaces::Hooks;
 use super::ready::{Ready, ReadyQueue};
 
 const CANCELLED: u8 = 1;
@@ -49,19 +49,12 @@ pub(crate) fn is_in_heap(state: u8) -> bool {
     state & IN_HEAP != 0
 }
 
-/// What a panicking callback leaves: the payload, its type and where it
-/// was scheduled.
-pub(crate) type Panicked = (
-    Box<dyn Any + Send>,
-    &'static str,
-    &'static Location<'static>,
-);
-
 /// A `call_soon` callback: run once, by value.
 pub(crate) trait Soon {
     /// Runs the callback (and drops what it captured); a panic, also from
-    /// a captured value's `Drop`, comes back with the callback's name.
-    fn run(self: Box<Self>) -> Option<Panicked>;
+    /// a captured value's `Drop`, goes to `hooks` with the callback's name
+    /// and place.
+    fn run(self: Box<Self>, hooks: &dyn Hooks);
     /// The callback's type, for logs and the exception handler.
     fn describe(&self) -> &'static str;
     /// Where the callback was scheduled.
@@ -82,11 +75,11 @@ impl<F: FnOnce() + 'static> SoonEntry<F> {
 
 impl<F: FnOnce() + 'static> Soon for SoonEntry<F> {
     #[inline]
-    fn run(self: Box<Self>) -> Option<Panicked> {
+    fn run(self: Box<Self>, hooks: &dyn Hooks) {
         let Self { f, at } = *self;
-        catch_unwind(AssertUnwindSafe(f))
-            .err()
-            .map(|p| (p, std::any::type_name::<F>(), at))
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+            hooks.panicked(std::any::type_name::<F>(), at, payload);
+        }
     }
     fn describe(&self) -> &'static str {
         std::any::type_name::<F>()

@@ -427,23 +427,21 @@ impl Core {
 
     #[inline]
     fn run_item(&self, item: Ready) {
+        if let Ready::Soon(cb) = item {
+            // The hot path: the callback reports its own panic (its type
+            // and place are read only then), and only debug mode times it.
+            if !self.debug.get() {
+                return cb.run(&*self.hooks);
+            }
+            let (what, at, start) = (cb.describe(), cb.location(), Instant::now());
+            cb.run(&*self.hooks);
+            return self.after_run(Some(start), None, || (what, at));
+        }
         let debug_start = self.debug.get().then(Instant::now);
         match item {
-            Ready::Soon(cb) => {
-                // The callback's type and place are read only when a panic
-                // or debug mode needs them (two virtual calls saved per item).
-                let who = debug_start.map(|_| (cb.describe(), cb.location()));
-                let (panic, who) = match cb.run() {
-                    Some((payload, what, at)) => (Some(payload), Some((what, at))),
-                    None => (None, who),
-                };
-                self.after_run(debug_start, panic, || {
-                    who.unwrap_or(("a callback", TASK_LOCATION))
-                });
-            }
+            Ready::Soon(_) | Ready::Cancelled => {}
             Ready::Local(e) => self.run_entry(&*e, debug_start),
             Ready::Shared(e) => self.run_entry(&*e, debug_start),
-            Ready::Cancelled => {}
             Ready::Task(r) => {
                 let res = catch_unwind(AssertUnwindSafe(|| {
                     r.run();

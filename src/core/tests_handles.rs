@@ -244,3 +244,25 @@ fn a_timer_coming_due_during_a_chain_runs_in_the_next_iteration() {
         late_hops.get()
     );
 }
+
+#[test]
+fn a_draining_queue_keeps_its_buffer_until_nearly_empty() {
+    // Shrinking at a quarter full copied a draining queue again and again;
+    // now it keeps its buffer until it is 1/64 full, then gives it back.
+    let (core, _, _) = core();
+    for _ in 0..100_000 {
+        core.call_soon(|| {}, here()).unwrap();
+    }
+    let peak = core.ready.borrow().capacity();
+    core.set_budget(Duration::from_micros(200));
+    while core.ready_len() > 20_000 {
+        core.dispatch();
+    }
+    assert_eq!(
+        core.ready.borrow().capacity(),
+        peak,
+        "not copied while draining"
+    );
+    drain(&core);
+    assert!(core.ready.borrow().capacity() <= 2 * SHRINK_MIN);
+}

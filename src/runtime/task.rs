@@ -35,7 +35,8 @@ pub enum TaskError {
 pub enum TaskStatus {
     /// Waiting to be polled (scheduled or waiting for a wake-up).
     Pending,
-    /// Being polled right now.
+    /// Being polled right now (what the polling thread sees: the task
+    /// asking about itself, or code it calls; other threads see `Pending`).
     Running,
     /// Finished with a value.
     Done,
