@@ -504,7 +504,9 @@ impl Core {
             // Posted, not deferred: a nested loop that is not Qt's (a GTK
             // dialog's g_main_loop) would never flush a deferred tick.
             self.post_tick();
-        } else {
+        } else if self.armed.get() != self.timers.borrow().peek_when() {
+            // (Armed for the head already, also a cancelled head whose
+            // wake-up is merely early: nothing to plan, no clock read.)
             self.plan_timer(false);
         }
     }
