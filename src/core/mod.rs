@@ -16,6 +16,7 @@ mod interfaces;
 pub mod io;
 mod reactor;
 pub(crate) mod ready;
+mod run;
 mod settings;
 pub(crate) mod sync;
 pub(crate) mod timers;
@@ -24,13 +25,13 @@ use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::Error;
 use budget::Budget;
 pub use budget::{DEFAULT_BUDGET, MAX_BUDGET};
 use clock::{Clock, Nanos, CLOCK_RESOLUTION};
-use handle::{Entry, EntryRef, LocalEntry, SharedEntry, SoonEntry};
+use handle::{EntryRef, LocalEntry, SharedEntry, SoonEntry};
 pub use handle::{Handle, SendTimerHandle, ThreadsafeHandle, TimerHandle};
 pub use inbox::RemoteWake;
 use inbox::{Inbox, Posted};
@@ -425,73 +426,6 @@ impl Core {
         self.timers.borrow_mut().maybe_shrink(SHRINK_MIN);
     }
 
-    #[inline]
-    fn run_item(&self, item: Ready) {
-        if let Ready::Soon(cb) = item {
-            // The hot path: the callback reports its own panic (its type
-            // and place are read only then), and only debug mode times it.
-            if !self.debug.get() {
-                return cb.run(&*self.hooks);
-            }
-            let (what, at, start) = (cb.describe(), cb.location(), Instant::now());
-            cb.run(&*self.hooks);
-            return self.after_run(Some(start), None, || (what, at));
-        }
-        let debug_start = self.debug.get().then(Instant::now);
-        match item {
-            Ready::Soon(_) | Ready::Cancelled => {}
-            Ready::Local(e) => self.run_entry(&*e, debug_start),
-            Ready::Shared(e) => self.run_entry(&*e, debug_start),
-            Ready::Task(r) => {
-                let res = catch_unwind(AssertUnwindSafe(|| {
-                    r.run();
-                }));
-                self.after_run(debug_start, res.err(), || ("task", TASK_LOCATION));
-            }
-            Ready::Io(ev) => {
-                let run = self.io.borrow_mut().take_run(ev);
-                let Some((f, at)) = run else { return }; // replaced or removed
-                                                         // `f` may be the last reference (the callback removed
-                                                         // itself): its drop is guarded too.
-                let res = catch_unwind(AssertUnwindSafe(move || f()));
-                let change = self.io.borrow_mut().ran(ev);
-                self.apply(ev.fd, ev.dir, change);
-                self.after_run(debug_start, res.err(), || (IO_CALLBACK, at));
-            }
-        }
-    }
-
-    /// Runs a timer's or a posted callback's entry.
-    #[inline]
-    fn run_entry(&self, e: &dyn Entry, debug_start: Option<Instant>) {
-        let r = catch_unwind(AssertUnwindSafe(|| e.run()));
-        self.after_run(debug_start, r.err(), || (e.describe(), e.location()));
-    }
-
-    /// Reports a panic, and in debug mode a slow callback, of the item that
-    /// just ran; `who` names it.
-    #[inline]
-    fn after_run(
-        &self,
-        debug_start: Option<Instant>,
-        panic: Option<Box<dyn std::any::Any + Send>>,
-        who: impl FnOnce() -> (&'static str, &'static Location<'static>),
-    ) {
-        if panic.is_none() && debug_start.is_none() {
-            return;
-        }
-        let (what, at) = who();
-        if let Some(payload) = panic {
-            self.hooks.panicked(what, at, payload);
-        }
-        if let Some(start) = debug_start {
-            let took = start.elapsed();
-            if took >= self.slow_callback.get() {
-                self.hooks.slow_callback(what, at, took);
-            }
-        }
-    }
-
     /// Before user code runs: make sure the loop would be woken if that
     /// code spins a nested Qt loop (a modal dialog, `processEvents`), so
     /// that the other ready callbacks and the timers keep running inside it.
@@ -566,48 +500,6 @@ impl Core {
             self.armed.set(Some(deadline));
             self.driver.arm_timer(deadline - now);
         }
-    }
-
-    /// Moves a paused clock forward by `by` and asks for a dispatch, so what
-    /// became due runs (no effect on the clock if it is not paused).
-    pub fn advance(&self, by: Nanos) {
-        self.clock.advance(by);
-        if !self.closed.get() {
-            self.request_tick();
-        }
-    }
-
-    /// Whether `run_forever` is active (set by the runtime).
-    pub fn is_running(&self) -> bool {
-        self.running.get()
-    }
-
-    /// Marks the loop running or not (the runtime's `run_forever`).
-    pub fn set_running(&self, yes: bool) {
-        self.running.set(yes);
-        if yes {
-            self.request_tick();
-        } else {
-            self.stopping.set(false);
-        }
-    }
-
-    /// Asks `run_forever` to return after the current iteration.
-    pub fn stop(&self) {
-        self.stopping.set(true);
-        if !self.closed.get() {
-            self.request_tick();
-        }
-    }
-
-    /// Whether the core is inside a dispatch (user code is running).
-    pub fn is_dispatching(&self) -> bool {
-        self.depth.get() > 0
-    }
-
-    /// Whether the core is closed.
-    pub fn is_closed(&self) -> bool {
-        self.closed.get()
     }
 
     /// Closes the core: scheduling fails with `Error::Closed` from now on,

@@ -99,7 +99,7 @@ fn normalise(trace: &[Ev]) -> Vec<Ev> {
 
 // ---------------------------------------------------------------- the core
 
-struct NullDriver;
+pub(super) struct NullDriver;
 impl Driver for NullDriver {
     fn request_tick(&self) {}
     fn defer_tick(&self) {}
@@ -108,7 +108,7 @@ impl Driver for NullDriver {
     fn watch_fd(&self, _: io::Fd, _: io::Direction, _: bool) {}
     fn unwatch_fd(&self, _: io::Fd, _: io::Direction) {}
 }
-struct NullWake;
+pub(super) struct NullWake;
 impl RemoteWake for NullWake {
     fn wake(&self) {}
 }

@@ -1,4 +1,5 @@
-//! The core's settings and counters (debug mode, budget, queue lengths).
+//! The core's settings, state and counters (debug mode, budget, running
+//! and stopping, clock advances, queue lengths).
 
 use std::time::Duration;
 
@@ -51,5 +52,47 @@ impl Core {
     /// The earliest live timer deadline.
     pub fn next_deadline(&self) -> Option<Nanos> {
         self.timers.borrow_mut().next_deadline()
+    }
+
+    /// Moves a paused clock forward by `by` and asks for a dispatch, so what
+    /// became due runs (no effect on the clock if it is not paused).
+    pub fn advance(&self, by: Nanos) {
+        self.clock.advance(by);
+        if !self.closed.get() {
+            self.request_tick();
+        }
+    }
+
+    /// Whether `run_forever` is active (set by the runtime).
+    pub fn is_running(&self) -> bool {
+        self.running.get()
+    }
+
+    /// Marks the loop running or not (the runtime's `run_forever`).
+    pub fn set_running(&self, yes: bool) {
+        self.running.set(yes);
+        if yes {
+            self.request_tick();
+        } else {
+            self.stopping.set(false);
+        }
+    }
+
+    /// Asks `run_forever` to return after the current iteration.
+    pub fn stop(&self) {
+        self.stopping.set(true);
+        if !self.closed.get() {
+            self.request_tick();
+        }
+    }
+
+    /// Whether the core is inside a dispatch (user code is running).
+    pub fn is_dispatching(&self) -> bool {
+        self.depth.get() > 0
+    }
+
+    /// Whether the core is closed.
+    pub fn is_closed(&self) -> bool {
+        self.closed.get()
     }
 }

@@ -5,6 +5,7 @@
 use super::tests::{core, drain, here, push, Trace};
 use super::*;
 use std::rc::Rc;
+use std::time::Instant;
 
 #[test]
 fn posted_work_that_came_first_runs_first() {

@@ -3,6 +3,7 @@
 //! iteration its precise clock read.
 
 use super::clock::{real_now, real_upper_bound};
+use super::model::{NullDriver, NullWake};
 use super::tests::{core, drain, here, push, Trace};
 use super::*;
 use std::any::Any;
@@ -132,19 +133,6 @@ impl Hooks for ReportHooks {
     fn fd_invalid(&self, _: io::Fd) {}
 }
 
-struct Nop;
-impl Driver for Nop {
-    fn request_tick(&self) {}
-    fn defer_tick(&self) {}
-    fn arm_timer(&self, _: u64) {}
-    fn disarm_timer(&self) {}
-    fn watch_fd(&self, _: io::Fd, _: io::Direction, _: bool) {}
-    fn unwatch_fd(&self, _: io::Fd, _: io::Direction) {}
-}
-impl RemoteWake for Nop {
-    fn wake(&self) {}
-}
-
 struct PanicOnDrop;
 impl Drop for PanicOnDrop {
     fn drop(&mut self) {
@@ -156,8 +144,8 @@ impl Drop for PanicOnDrop {
 fn a_panic_in_a_callback_or_its_captured_drop_is_reported_with_its_place() {
     let reports = Rc::new(Reports::default());
     let core = Core::new(
-        Box::new(Nop),
-        Box::new(Nop),
+        Box::new(NullDriver),
+        Box::new(NullWake),
         Box::new(ReportHooks(reports.clone())),
     );
     let trace: Trace = Rc::default();
