@@ -39,7 +39,7 @@ pub const CLOCK_RESOLUTION: Nanos = 1;
 struct Epoch {
     instant: Instant,
     /// The coarse clock, read just before `instant` (so it is not later).
-    coarse: Nanos,
+    coarse: Option<Nanos>,
 }
 
 fn epoch_pair() -> &'static Epoch {
@@ -59,32 +59,49 @@ fn epoch() -> Instant {
 
 /// `CLOCK_MONOTONIC_COARSE`: the monotonic clock as of the last kernel
 /// tick, read in about 2 ns instead of 16 (no TSC read). It is never ahead
-/// of `Instant::now()` and lags it by less than its resolution.
+/// of `Instant::now()` and normally lags it by less than one tick (its
+/// resolution); the bound allows two, and the core does not rely on it
+/// alone (a precise read that found a timer due, or the driver's timer
+/// firing, makes the next iteration read the clock). Read through
+/// libc (nix), not rustix: rustix parses the vDSO itself, which crashes
+/// under valgrind (rustix issue 1559). `None` if the clock is missing.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn coarse_now() -> Nanos {
-    use rustix::time::{clock_gettime, ClockId};
-    timespec_nanos(clock_gettime(ClockId::MonotonicCoarse))
+fn coarse_now() -> Option<Nanos> {
+    use nix::time::{clock_gettime, ClockId};
+    clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE)
+        .ok()
+        .map(timespec_nanos)
 }
 
 /// How far the coarse clock may lag: twice its resolution (a tick, 1–10
 /// ms), for a tick that comes a little late.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn coarse_lag() -> Nanos {
-    use rustix::time::{clock_getres, ClockId};
+    use nix::time::{clock_getres, ClockId};
     static LAG: OnceLock<Nanos> = OnceLock::new();
-    *LAG.get_or_init(|| timespec_nanos(clock_getres(ClockId::MonotonicCoarse)).saturating_mul(2))
+    *LAG.get_or_init(|| {
+        clock_getres(ClockId::CLOCK_MONOTONIC_COARSE)
+            .map(timespec_nanos)
+            .unwrap_or(MAX_DELAY)
+            .saturating_mul(2)
+    })
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn timespec_nanos(t: rustix::time::Timespec) -> Nanos {
-    u64::try_from(t.tv_sec)
+fn timespec_nanos(t: nix::sys::time::TimeSpec) -> Nanos {
+    u64::try_from(t.tv_sec())
         .unwrap_or(0)
         .saturating_mul(1_000_000_000)
-        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
+        .saturating_add(u64::try_from(t.tv_nsec()).unwrap_or(0))
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn coarse_now() -> Nanos {
+fn coarse_now() -> Option<Nanos> {
+    None
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+fn coarse_lag() -> Nanos {
     0
 }
 
@@ -93,19 +110,15 @@ fn coarse_now() -> Nanos {
 /// uses it to skip the clock read of an iteration while timers are pending
 /// but none is near.
 pub(crate) fn real_upper_bound() -> Nanos {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    {
-        // now < coarse_now + lag, and the epoch was no earlier than its
-        // coarse read: now − epoch < coarse_now − coarse_epoch + lag.
-        let since = coarse_now().saturating_sub(epoch_pair().coarse);
-        ORIGIN
-            .saturating_add(since.saturating_add(coarse_lag()))
-            .min(MAX_DELAY)
-    }
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    {
-        real_now()
-    }
+    // now < coarse_now + lag, and the epoch was no earlier than its coarse
+    // read: now − epoch < coarse_now − coarse_epoch + lag. Without the
+    // coarse clock: the end of time (always "may be due", read precisely).
+    let (Some(now), Some(epoch)) = (coarse_now(), epoch_pair().coarse) else {
+        return MAX_DELAY;
+    };
+    ORIGIN
+        .saturating_add(now.saturating_sub(epoch).saturating_add(coarse_lag()))
+        .min(MAX_DELAY)
 }
 
 /// Real monotonic time on the internal scale (the process epoch is

@@ -244,9 +244,14 @@ impl Handle {
         };
         // Taken out under the borrow, dropped after it: the closure's drop
         // may schedule or cancel.
+        // No user code runs while the core borrows the queue (it drops
+        // what it takes out after the borrow), so this borrow succeeds.
         let taken = match queue.try_borrow_mut() {
             Ok(mut q) => q.cancel(self.seq),
-            Err(_) => None,
+            Err(_) => {
+                debug_assert!(false, "Handle::cancel while the ready queue is borrowed");
+                None
+            }
         };
         if let Some(item) = taken {
             self.cancelled.set(true);

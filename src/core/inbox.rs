@@ -51,6 +51,13 @@ impl Inbox {
         Ok(())
     }
 
+    /// The first half of a post, as another thread may be caught between
+    /// its push and its flag (tests of that window).
+    #[cfg(test)]
+    pub(crate) fn push_without_flag(&self, item: Posted) {
+        let _ = self.queue.push(item);
+    }
+
     /// Moves everything posted so far to `out` (loop thread only).
     pub(crate) fn drain(&self, mut out: impl FnMut(Posted)) {
         // A read-modify-write, not a store: if it reads a poster's `true`,
@@ -89,10 +96,6 @@ impl Inbox {
             self.wake_pending.store(true, Ordering::SeqCst);
         }
         moved
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.queue.is_empty()
     }
 
     /// Whether a post is waiting to be drained (one atomic load: what the

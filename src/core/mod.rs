@@ -86,6 +86,11 @@ pub struct Core {
     iterations: Cell<u64>,
     /// The last drain of the inbox stopped on the budget with posts left.
     posts_left: Cell<bool>,
+    /// A precise clock read found the heap's head due, or the driver's
+    /// timer fired: the next iteration reads the clock, whatever the coarse
+    /// bound says (a coarse clock that lags more than it should cannot
+    /// keep a due timer waiting, or the loop spinning for it).
+    timer_due: Cell<bool>,
 }
 
 impl Core {
@@ -113,6 +118,7 @@ impl Core {
             budget: Cell::new(DEFAULT_BUDGET),
             iterations: Cell::new(0),
             posts_left: Cell::new(false),
+            timer_due: Cell::new(false),
         }
     }
 
@@ -310,6 +316,7 @@ impl Core {
     /// The driver's timer fired.
     pub fn timer_fired(&self) -> Flow {
         self.armed.set(None);
+        self.timer_due.set(true);
         self.dispatch()
     }
 
@@ -317,10 +324,11 @@ impl Core {
     pub(crate) fn has_work_now(&self) -> bool {
         self.iter_end.get().is_some()
             || !self.ready.borrow().is_empty()
-            || !self.inbox.is_empty()
+            // The flag, not the queue: a post whose flag is not set yet
+            // wakes the loop itself, and the drain leaves it until then.
+            || self.inbox.has_posts()
             || self.timers.borrow_mut().next_deadline().is_some_and(|d| {
-                d <= self.clock.upper_bound().saturating_add(CLOCK_RESOLUTION)
-                    && d <= self.now() + CLOCK_RESOLUTION
+                self.may_be_due(d) && d <= self.now() + CLOCK_RESOLUTION
             })
     }
 
@@ -388,9 +396,8 @@ impl Core {
             let mut timers = self.timers.borrow_mut();
             // No timer near, no clock read (a chain of call_soon pays
             // nothing, also with timers pending far ahead).
-            if timers.peek_when().is_some_and(|when| {
-                when <= self.clock.upper_bound().saturating_add(CLOCK_RESOLUTION)
-            }) {
+            if timers.peek_when().is_some_and(|when| self.may_be_due(when)) {
+                self.timer_due.set(false);
                 // The clock read serves the budget too: one read per
                 // iteration when timers are pending.
                 let real = clock::real_now();
@@ -438,11 +445,19 @@ impl Core {
             // Posted, not deferred: a nested loop that is not Qt's (a GTK
             // dialog's g_main_loop) would never flush a deferred tick.
             self.post_tick();
-        } else if self.armed.get() != self.timers.borrow().peek_when() {
+        } else if self.clock.is_paused() || self.armed.get() != self.timers.borrow().peek_when() {
             // (Armed for the head already, also a cancelled head whose
-            // wake-up is merely early: nothing to plan, no clock read.)
+            // wake-up is merely early: nothing to plan, no clock read. A
+            // paused clock plans anyway: it jumps, the armed timer is moot.)
             self.plan_timer(false);
         }
+    }
+
+    /// Whether a timer at `when` may be due now: the coarse bound says so,
+    /// or a precise read or the driver's timer did (see `timer_due`).
+    #[inline]
+    fn may_be_due(&self, when: Nanos) -> bool {
+        self.timer_due.get() || when <= self.clock.upper_bound().saturating_add(CLOCK_RESOLUTION)
     }
 
     /// Tells the driver what the loop needs next: a tick (work is ready),
@@ -485,6 +500,7 @@ impl Core {
         }
         let now = self.now();
         if deadline <= now + CLOCK_RESOLUTION {
+            self.timer_due.set(true);
             self.request_tick();
         } else if self.clock.is_paused() {
             // A cancelled head (many cancelled timers ahead of the live

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Default)]
 pub(super) struct Log {
-    ticks: Cell<usize>,
-    deferred: Cell<usize>,
-    armed: Cell<Option<u64>>,
+    pub(super) ticks: Cell<usize>,
+    pub(super) deferred: Cell<usize>,
+    pub(super) armed: Cell<Option<u64>>,
     panics: RefCell<Vec<String>>,
     pub(super) slow: Cell<usize>,
     /// Notifier state by (fd, direction): Some(enabled), None = deleted.

@@ -8,6 +8,8 @@ use super::tests::{core, drain, here, push, Trace};
 use super::*;
 use std::any::Any;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 #[test]
 fn a_handle_cancels_its_own_callback_and_no_other() {
@@ -253,4 +255,49 @@ fn a_draining_queue_keeps_its_buffer_until_nearly_empty() {
     );
     drain(&core);
     assert!(core.ready.borrow().capacity() <= 2 * SHRINK_MIN);
+}
+
+#[test]
+fn a_post_caught_between_push_and_flag_does_not_keep_the_loop_busy() {
+    // The drain leaves a post whose flag is not set yet (its poster wakes
+    // the loop when it sets it): the loop must not take it for work now,
+    // or it runs empty iterations until the poster gets there.
+    let (core, _, _) = core();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let r = ran.clone();
+    let entry = handle::SharedEntry::new(
+        move || {
+            r.fetch_add(1, Ordering::SeqCst);
+        },
+        here(),
+    );
+    core.inbox()
+        .push_without_flag(inbox::Posted::Callback(entry));
+    assert!(!core.has_work_now(), "no work until the flag is set");
+    core.dispatch();
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn a_paused_clock_plans_its_jump_though_the_timer_is_armed_for_the_head() {
+    // Armed for a timer in real time, then paused: a callback that may
+    // spin a nested loop must still leave a tick asked for, so the paused
+    // clock jumps to the timer inside the nested loop (the armed timer
+    // would only fire in real time).
+    let (core, log, _) = core();
+    core.call_at(core.now() + 10_000_000_000, || {}, here())
+        .unwrap();
+    drain(&core);
+    assert!(log.armed.get().is_some(), "armed for the timer");
+    core.clock().pause();
+    let seen: Rc<Cell<usize>> = Rc::default();
+    let (s, l) = (seen.clone(), log.clone());
+    core.call_soon(move || s.set(l.ticks.get() + l.deferred.get()), here())
+        .unwrap();
+    let before = log.ticks.get() + log.deferred.get();
+    core.dispatch();
+    assert!(
+        seen.get() > before,
+        "a tick was asked for before the callback ran"
+    );
 }

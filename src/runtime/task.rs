@@ -35,8 +35,10 @@ pub enum TaskError {
 pub enum TaskStatus {
     /// Waiting to be polled (scheduled or waiting for a wake-up).
     Pending,
-    /// Being polled right now (what the polling thread sees: the task
-    /// asking about itself, or code it calls; other threads see `Pending`).
+    /// Being polled right now: the task asking about itself, or code it
+    /// calls. Other threads see `Pending`, and so does a task that spins a
+    /// nested loop while another task runs inside it (the innermost one is
+    /// `Running`). Nothing is stored per poll for it.
     Running,
     /// Finished with a value.
     Done,
@@ -319,8 +321,9 @@ impl<T> Task<T> {
     /// first requested (`cancel()`, an [`AbortHandle`], a drop after
     /// [`cancel_on_drop`](Self::cancel_on_drop)), before the loop gets to
     /// the task: for work the task waits on elsewhere, which can stop at
-    /// once (`qtloop::tokio::spawn` aborts its tokio task so). Not called
-    /// for a task that finishes, or that is dropped by its closing loop.
+    /// once (`qtloop::tokio::spawn` aborts its tokio task so). Also called
+    /// when the task's loop closes and cancels it; not for a task that
+    /// finishes.
     pub fn on_cancel(self, hook: impl FnOnce() + Send + 'static) -> Self {
         if !self.is_done() {
             self.state.set_on_cancel(Box::new(hook));
