@@ -62,37 +62,44 @@ fn epoch() -> Instant {
 /// of `Instant::now()` and normally lags it by less than one tick (its
 /// resolution); the bound allows two, and the core does not rely on it
 /// alone (a precise read that found a timer due, or the driver's timer
-/// firing, makes the next iteration read the clock). Read through
-/// libc (nix), not rustix: rustix parses the vDSO itself, which crashes
-/// under valgrind (rustix issue 1559). `None` if the clock is missing.
+/// firing, makes the next iteration read the clock). Through rustix's
+/// vDSO call (2.5 ns; glibc's `clock_gettime` takes 8, and rustix's
+/// `use-libc-auxv` made W2 with timers 25 % slower). `None` without a
+/// mapped vDSO.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn coarse_now() -> Option<Nanos> {
-    use nix::time::{clock_gettime, ClockId};
-    clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE)
-        .ok()
-        .map(timespec_nanos)
+    use rustix::time::{clock_gettime, ClockId};
+    vdso_mapped().then(|| timespec_nanos(clock_gettime(ClockId::MonotonicCoarse)))
+}
+
+/// Whether the kernel's vDSO is mapped into this process. rustix finds it
+/// through the kernel's aux vector, which under valgrind names a vDSO that
+/// valgrind did not map: reading it crashes (rustix issue 1559). Valgrind's
+/// `/proc/self/maps` has no `[vdso]`; then the core reads the precise clock
+/// instead. Read once.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+fn vdso_mapped() -> bool {
+    static MAPPED: OnceLock<bool> = OnceLock::new();
+    *MAPPED.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/maps").is_ok_and(|m| m.contains("[vdso]"))
+    })
 }
 
 /// How far the coarse clock may lag: twice its resolution (a tick, 1–10
 /// ms), for a tick that comes a little late.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 fn coarse_lag() -> Nanos {
-    use nix::time::{clock_getres, ClockId};
+    use rustix::time::{clock_getres, ClockId};
     static LAG: OnceLock<Nanos> = OnceLock::new();
-    *LAG.get_or_init(|| {
-        clock_getres(ClockId::CLOCK_MONOTONIC_COARSE)
-            .map(timespec_nanos)
-            .unwrap_or(MAX_DELAY)
-            .saturating_mul(2)
-    })
+    *LAG.get_or_init(|| timespec_nanos(clock_getres(ClockId::MonotonicCoarse)).saturating_mul(2))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn timespec_nanos(t: nix::sys::time::TimeSpec) -> Nanos {
-    u64::try_from(t.tv_sec())
+fn timespec_nanos(t: rustix::time::Timespec) -> Nanos {
+    u64::try_from(t.tv_sec)
         .unwrap_or(0)
         .saturating_mul(1_000_000_000)
-        .saturating_add(u64::try_from(t.tv_nsec()).unwrap_or(0))
+        .saturating_add(u64::try_from(t.tv_nsec).unwrap_or(0))
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
