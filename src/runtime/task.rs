@@ -85,6 +85,27 @@ fn report_unretrieved(loop_id: u64, state: &TaskState, msg: String) {
     }
 }
 
+/// Like [`report_unretrieved`], from any thread: on another thread than the
+/// task's loop, the report is posted to that loop (its handler runs there);
+/// if the loop is closed, it is logged.
+fn report_unretrieved_from(sched: &Scheduler, state: Arc<TaskState>, msg: String) {
+    let loop_id = sched.0.loop_id;
+    if context::current_id() == loop_id {
+        return report_unretrieved(loop_id, &state, msg);
+    }
+    let post = crate::core::Core::post_shared(
+        &sched.0.inbox,
+        {
+            let (state, msg) = (state.clone(), msg.clone());
+            move || report_unretrieved(loop_id, &state, msg)
+        },
+        std::panic::Location::caller(),
+    );
+    if post.is_err() {
+        report_unretrieved(loop_id, &state, msg);
+    }
+}
+
 pin_project! {
     /// Wraps a task's future: cancellation, panics, registry, current task.
     #[project = GuardedProj]
@@ -248,6 +269,9 @@ fn self_panicked(loop_id: u64, state: &TaskState, p: Box<dyn std::any::Any + Sen
 pub struct Task<T> {
     raw: Option<async_task::FallibleTask<Result<T, TaskError>>>,
     state: Arc<TaskState>,
+    /// Its loop's scheduler: a panic found when the handle is dropped on
+    /// another thread is posted to that loop's handler.
+    sched: Scheduler,
 }
 
 impl<T> Task<T> {
@@ -393,7 +417,7 @@ impl<T> Drop for Task<T> {
             }
             raw.detach();
             if let Some(msg) = self.state.take_unretrieved() {
-                report_unretrieved(context::current_id(), &self.state, msg);
+                report_unretrieved_from(&self.sched, self.state.clone(), msg);
             }
         }
     }
@@ -427,6 +451,7 @@ where
     F::Output: 'static,
 {
     let (state, g) = guarded(&sched, fut);
+    let sched_copy = sched.clone();
     let (runnable, raw) =
         async_task::Builder::new().spawn_local(move |_| g, move |r| sched.schedule(r));
     (
@@ -434,6 +459,7 @@ where
         Task {
             raw: Some(raw.fallible()),
             state,
+            sched: sched_copy,
         },
     )
 }
@@ -445,12 +471,14 @@ where
     F::Output: Send + 'static,
 {
     let (state, g) = guarded(&sched, fut);
+    let sched_copy = sched.clone();
     let (runnable, raw) = async_task::Builder::new().spawn(move |_| g, move |r| sched.schedule(r));
     (
         runnable,
         Task {
             raw: Some(raw.fallible()),
             state,
+            sched: sched_copy,
         },
     )
 }

@@ -15,6 +15,7 @@ cases!(tasks:
     cancel_drops_the_future,
     awaited_panic_is_an_error,
     detached_panic_reaches_handler,
+    a_panic_seen_at_a_drop_on_another_thread_reaches_the_handler,
     dropping_a_task_detaches_it,
     names_all_tasks_current_task,
     spawn_from_another_thread,
@@ -114,6 +115,34 @@ fn detached_panic_reaches_handler() {
     assert_eq!(got[0].panic.as_deref(), Some("nobody awaits me"));
     assert!(got[0].task.as_deref().unwrap().contains("orphan"));
     assert_eq!(got[1].panic.as_deref(), Some("seen at drop"));
+    lp.close().unwrap();
+}
+
+fn a_panic_seen_at_a_drop_on_another_thread_reaches_the_handler() {
+    // A `Send` task's handle dropped on another thread after the task
+    // panicked: the report goes to the task's loop's handler (posted there),
+    // not to the log of a thread that has no loop.
+    let lp = EventLoop::new().unwrap();
+    let got: Rc<RefCell<Vec<ExceptionContext>>> = Rc::default();
+    let g = got.clone();
+    lp.set_exception_handler(Some(move |_: &EventLoop, c: &ExceptionContext| {
+        g.borrow_mut().push(c.clone())
+    }));
+    let t = lp.handle().spawn(async { panic!("dropped far away") });
+    t.set_name("far");
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    assert!(t.is_done());
+    std::thread::spawn(move || drop(t)).join().unwrap();
+    assert!(
+        got.borrow().is_empty(),
+        "posted, not run on the other thread"
+    );
+    lp.run_until_complete(qtloop::sleep(0.01)).unwrap().unwrap();
+    let got = got.borrow();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].message, "Task exception was never retrieved");
+    assert_eq!(got[0].panic.as_deref(), Some("dropped far away"));
+    assert!(got[0].task.as_deref().unwrap().contains("far"));
     lp.close().unwrap();
 }
 
