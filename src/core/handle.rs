@@ -243,9 +243,9 @@ impl Handle {
             return; // the loop is gone: nothing of it runs
         };
         // Taken out under the borrow, dropped after it: the closure's drop
-        // may schedule or cancel.
-        // No user code runs while the core borrows the queue (it drops
-        // what it takes out after the borrow), so this borrow succeeds.
+        // may schedule or cancel. No user code runs while the core borrows
+        // the queue (it too drops what it takes out afterwards), so the
+        // borrow succeeds.
         let taken = match queue.try_borrow_mut() {
             Ok(mut q) => q.cancel(self.seq),
             Err(_) => {
