@@ -38,17 +38,20 @@ pub const CLOCK_RESOLUTION: Nanos = 1;
 /// The process epoch, read on both clocks.
 struct Epoch {
     instant: Instant,
-    /// The coarse clock, read just before `instant` (so it is not later).
-    coarse: Option<Nanos>,
+    /// What turns a coarse reading into an upper bound of loop time:
+    /// `ORIGIN + lag − coarse at the epoch` (the coarse clock was read just
+    /// before `instant`, so it is not later). `None` without a usable
+    /// coarse clock.
+    coarse_offset: Option<Nanos>,
 }
 
 fn epoch_pair() -> &'static Epoch {
     static EPOCH: OnceLock<Epoch> = OnceLock::new();
     EPOCH.get_or_init(|| {
-        let coarse = coarse_now();
+        let coarse = coarse_clock();
         Epoch {
             instant: Instant::now(),
-            coarse,
+            coarse_offset: coarse.map(|(at, lag)| ORIGIN.saturating_add(lag).saturating_sub(at)),
         }
     })
 }
@@ -64,34 +67,29 @@ fn epoch() -> Instant {
 /// alone (a precise read that found a timer due, or the driver's timer
 /// firing, makes the next iteration read the clock). Through rustix's
 /// vDSO call (2.5 ns; glibc's `clock_gettime` takes 8, and rustix's
-/// `use-libc-auxv` made W2 with timers 25 % slower). `None` without a
-/// mapped vDSO.
+/// `use-libc-auxv` made W2 with timers 25 % slower).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn coarse_now() -> Option<Nanos> {
+fn coarse_now() -> Nanos {
     use rustix::time::{clock_gettime, ClockId};
-    vdso_mapped().then(|| timespec_nanos(clock_gettime(ClockId::MonotonicCoarse)))
+    timespec_nanos(clock_gettime(ClockId::MonotonicCoarse))
 }
 
-/// Whether the kernel's vDSO is mapped into this process. rustix finds it
-/// through the kernel's aux vector, which under valgrind names a vDSO that
-/// valgrind did not map: reading it crashes (rustix issue 1559). Valgrind's
+/// The coarse clock now and how far it may lag (twice its resolution, a
+/// tick of 1–10 ms, for a tick that comes a little late), if it can be
+/// used: only with the kernel's vDSO mapped. rustix finds the vDSO through
+/// the kernel's aux vector, which under valgrind names one that valgrind
+/// did not map: reading it crashes (rustix issue 1559). Valgrind's
 /// `/proc/self/maps` has no `[vdso]`; then the core reads the precise clock
-/// instead. Read once.
+/// instead.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-fn vdso_mapped() -> bool {
-    static MAPPED: OnceLock<bool> = OnceLock::new();
-    *MAPPED.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/maps").is_ok_and(|m| m.contains("[vdso]"))
-    })
-}
-
-/// How far the coarse clock may lag: twice its resolution (a tick, 1–10
-/// ms), for a tick that comes a little late.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-fn coarse_lag() -> Nanos {
+fn coarse_clock() -> Option<(Nanos, Nanos)> {
     use rustix::time::{clock_getres, ClockId};
-    static LAG: OnceLock<Nanos> = OnceLock::new();
-    *LAG.get_or_init(|| timespec_nanos(clock_getres(ClockId::MonotonicCoarse)).saturating_mul(2))
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    if !maps.contains("[vdso]") {
+        return None;
+    }
+    let lag = timespec_nanos(clock_getres(ClockId::MonotonicCoarse)).saturating_mul(2);
+    Some((coarse_now(), lag))
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -103,29 +101,28 @@ fn timespec_nanos(t: rustix::time::Timespec) -> Nanos {
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn coarse_now() -> Option<Nanos> {
+fn coarse_clock() -> Option<(Nanos, Nanos)> {
     None
 }
 
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-fn coarse_lag() -> Nanos {
+fn coarse_now() -> Nanos {
     0
 }
 
 /// A time no earlier than [`real_now`], read without the precise clock
 /// (about 2 ns): a deadline later than this is certainly not due. The core
 /// uses it to skip the clock read of an iteration while timers are pending
-/// but none is near.
+/// but none is near. Without the coarse clock: the end of time (always "may
+/// be due", read precisely).
+#[inline]
 pub(crate) fn real_upper_bound() -> Nanos {
     // now < coarse_now + lag, and the epoch was no earlier than its coarse
-    // read: now − epoch < coarse_now − coarse_epoch + lag. Without the
-    // coarse clock: the end of time (always "may be due", read precisely).
-    let (Some(now), Some(epoch)) = (coarse_now(), epoch_pair().coarse) else {
-        return MAX_DELAY;
-    };
-    ORIGIN
-        .saturating_add(now.saturating_sub(epoch).saturating_add(coarse_lag()))
-        .min(MAX_DELAY)
+    // read: now − epoch < coarse_now − coarse_epoch + lag.
+    match epoch_pair().coarse_offset {
+        Some(offset) => coarse_now().saturating_add(offset).min(MAX_DELAY),
+        None => MAX_DELAY,
+    }
 }
 
 /// Real monotonic time on the internal scale (the process epoch is
