@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::task::{TaskInfo, TaskState, TaskStatus};
 
-/// Cancels a task without owning its [`Task`] handle (tokio's
-/// `AbortHandle`); from [`Task::abort_handle`].
+/// Cancels a task without owning its [`Task`](crate::Task) handle (tokio's
+/// `AbortHandle`); from [`Task::abort_handle`](crate::Task::abort_handle).
 #[derive(Clone)]
 pub struct AbortHandle {
     state: Arc<TaskState>,
@@ -18,7 +18,7 @@ impl AbortHandle {
         Self { state }
     }
 
-    /// Requests cancellation, as [`Task::cancel`]. No effect once it is done.
+    /// Requests cancellation, as [`Task::cancel`](crate::Task::cancel). No effect once it is done.
     pub fn cancel(&self) {
         if !self.is_done() {
             self.state.request_cancel();
