@@ -99,7 +99,7 @@ fn normalise(trace: &[Ev]) -> Vec<Ev> {
 
 // ---------------------------------------------------------------- the core
 
-pub(super) struct NullDriver;
+struct NullDriver;
 impl Driver for NullDriver {
     fn request_tick(&self) {}
     fn defer_tick(&self) {}
@@ -108,7 +108,7 @@ impl Driver for NullDriver {
     fn watch_fd(&self, _: io::Fd, _: io::Direction, _: bool) {}
     fn unwatch_fd(&self, _: io::Fd, _: io::Direction) {}
 }
-pub(super) struct NullWake;
+struct NullWake;
 impl RemoteWake for NullWake {
     fn wake(&self) {}
 }

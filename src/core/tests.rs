@@ -10,7 +10,9 @@ pub(super) struct Log {
     pub(super) ticks: Cell<usize>,
     pub(super) deferred: Cell<usize>,
     pub(super) armed: Cell<Option<u64>>,
-    panics: RefCell<Vec<String>>,
+    pub(super) panics: RefCell<Vec<String>>,
+    /// What panicked and the line it was scheduled at, beside `panics`.
+    pub(super) panic_sites: RefCell<Vec<(String, u32)>>,
     pub(super) slow: Cell<usize>,
     /// Notifier state by (fd, direction): Some(enabled), None = deleted.
     notifiers: RefCell<std::collections::HashMap<(io::Fd, io::Direction), bool>>,
@@ -48,11 +50,15 @@ impl RemoteWake for TestWake {
 
 struct TestHooks(Rc<Log>);
 impl Hooks for TestHooks {
-    fn panicked(&self, _: &'static str, _: &'static Location<'static>, p: Box<dyn Any + Send>) {
+    fn panicked(&self, what: &'static str, at: &'static Location<'static>, p: Box<dyn Any + Send>) {
         self.0
             .panics
             .borrow_mut()
             .push(crate::error::panic_message(&*p));
+        self.0
+            .panic_sites
+            .borrow_mut()
+            .push((what.to_owned(), at.line()));
     }
     fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {
         self.0.slow.set(self.0.slow.get() + 1);

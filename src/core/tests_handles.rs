@@ -3,10 +3,8 @@
 //! iteration its precise clock read.
 
 use super::clock::{real_now, real_upper_bound};
-use super::model::{NullDriver, NullWake};
 use super::tests::{core, drain, here, push, Trace};
 use super::*;
-use std::any::Any;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -119,22 +117,6 @@ fn debug_names_a_queued_callback() {
     assert!(!format!("{h:?}").contains("scheduled_at"), "gone once run");
 }
 
-/// Records what the core reports of panics: the callback's name and line.
-#[derive(Default)]
-struct Reports(RefCell<Vec<(String, u32, String)>>);
-struct ReportHooks(Rc<Reports>);
-impl Hooks for ReportHooks {
-    fn panicked(&self, what: &'static str, at: &'static Location<'static>, p: Box<dyn Any + Send>) {
-        let msg = crate::error::panic_message(&*p);
-        self.0
-             .0
-            .borrow_mut()
-            .push((what.to_owned(), at.line(), msg));
-    }
-    fn slow_callback(&self, _: &'static str, _: &'static Location<'static>, _: Duration) {}
-    fn fd_invalid(&self, _: io::Fd) {}
-}
-
 struct PanicOnDrop;
 impl Drop for PanicOnDrop {
     fn drop(&mut self) {
@@ -144,12 +126,7 @@ impl Drop for PanicOnDrop {
 
 #[test]
 fn a_panic_in_a_callback_or_its_captured_drop_is_reported_with_its_place() {
-    let reports = Rc::new(Reports::default());
-    let core = Core::new(
-        Box::new(NullDriver),
-        Box::new(NullWake),
-        Box::new(ReportHooks(reports.clone())),
-    );
+    let (core, log, _) = core();
     let trace: Trace = Rc::default();
     let (first, second) = (Location::caller(), Location::caller());
     core.call_soon(|| panic!("boom"), first).unwrap();
@@ -158,12 +135,12 @@ fn a_panic_in_a_callback_or_its_captured_drop_is_reported_with_its_place() {
     core.call_soon(push(&trace, 1), here()).unwrap();
     drain(&core);
     assert_eq!(*trace.borrow(), [1], "the loop carried on");
-    let r = reports.0.borrow();
+    let (r, m) = (log.panic_sites.borrow(), log.panics.borrow());
     assert_eq!(r.len(), 2, "{r:?}");
     assert!(r[0].0.contains("tests_handles"), "{r:?}");
-    assert_eq!((r[0].1, r[0].2.as_str()), (first.line(), "boom"));
+    assert_eq!((r[0].1, m[0].as_str()), (first.line(), "boom"));
     assert_eq!(r[1].1, second.line());
-    assert_eq!(r[1].2, "drop of a captured value");
+    assert_eq!(m[1], "drop of a captured value");
 }
 
 #[test]
